@@ -1,0 +1,56 @@
+// Tensor: a dense, contiguous (row-major) array on one device. The bytes live in a reference-counted
+// Storage, so a job running on a worker thread keeps them alive even if the JS side disposes the
+// tensor while the job is in flight.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "dtype.h"
+
+namespace da {
+
+// Limits that keep size arithmetic far from overflow; real tensors are orders of magnitude smaller.
+constexpr size_t kMaxDims = 8;
+constexpr uint64_t kMaxElements = uint64_t(1) << 40;
+
+class Storage {
+ public:
+  Storage(Device device, size_t bytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  Device device() const { return device_; }
+  size_t bytes() const { return bytes_; }
+  void* data() const { return data_; }
+
+ private:
+  Device device_;
+  size_t bytes_;
+  void* data_;
+};
+
+struct Tensor {
+  std::shared_ptr<Storage> storage;
+  std::vector<int64_t> shape;
+  DType dtype = DType::Float32;
+
+  Device device() const { return storage->device(); }
+  uint64_t numel() const;
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  void* data() const { return storage->data(); }
+  std::string describe() const;  // "float16[2, 8, 4096, 40] on cuda", for messages
+};
+
+// Number of elements of `shape`; throws E_SHAPE for negative dims, too many dims or overflow.
+uint64_t checked_numel(const std::vector<int64_t>& shape);
+// Uninitialised tensor; throws E_SHAPE, E_NO_CUDA or E_RESOURCE.
+Tensor tensor_empty(const std::vector<int64_t>& shape, DType dtype, Device device);
+// A new tensor holding `src` converted to `dtype` on `device` (a copy even when nothing changes).
+Tensor tensor_to(const Tensor& src, DType dtype, Device device);
+
+}  // namespace da

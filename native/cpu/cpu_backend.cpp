@@ -1,0 +1,39 @@
+// The CPU backend: host memory (64-byte aligned, for the SIMD kernels) and the CPU kernels.
+#include <cstdlib>
+#include <cstring>
+
+#include "../core/backend.h"
+#include "../core/error.h"
+#include "convert.h"
+
+namespace da {
+
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::Cpu; }
+
+  void* allocate(size_t bytes) override {
+    constexpr size_t kAlign = 64;
+    const size_t rounded = bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign;
+    void* p = std::aligned_alloc(kAlign, rounded);
+    if (p == nullptr) fail(ErrorCode::Resource, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return p;
+  }
+  void release(void* ptr) noexcept override { std::free(ptr); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void convert(void* dst, DType dst_type, const void* src, DType src_type, size_t count) override {
+    cpu::convert(dst, dst_type, src, src_type, count);
+  }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace da

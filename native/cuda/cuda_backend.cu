@@ -1,0 +1,114 @@
+// The CUDA backend: device memory, host<->device copies and the device kernels. The runtime is
+// linked statically (CMake: CUDA_RUNTIME_LIBRARY Static), so loading this binary needs nothing
+// but the NVIDIA driver, and without a driver it still loads and reports why CUDA is unavailable.
+#include <cuda_runtime.h>
+
+#include <sstream>
+
+#include "../core/backend.h"
+#include "check.h"
+#include "convert.cuh"
+
+#ifndef DA_CUDA_ARCHS
+#define DA_CUDA_ARCHS ""
+#endif
+
+namespace da {
+
+namespace {
+
+std::vector<std::string> compiled_archs() {
+  // DA_CUDA_ARCHS is CMake's architecture list, e.g. "75-real;90-real;120-virtual".
+  std::vector<std::string> out;
+  std::stringstream ss(DA_CUDA_ARCHS);
+  std::string item;
+  while (std::getline(ss, item, ';')) {
+    if (item.empty()) continue;
+    const size_t dash = item.find('-');
+    const std::string num = item.substr(0, dash);
+    const std::string kind = dash == std::string::npos ? "" : item.substr(dash + 1);
+    if (kind != "virtual") out.push_back("sm_" + num);
+    if (kind != "real") out.push_back("compute_" + num);
+  }
+  return out;
+}
+
+std::string version_string(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+
+CudaStatus probe() {
+  CudaStatus s;
+  s.compiled = true;
+  s.archs = compiled_archs();
+  cudaRuntimeGetVersion(&s.runtime_version);
+  cudaDriverGetVersion(&s.driver_version);  // 0 when no driver is installed
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err == cudaErrorInsufficientDriver && s.driver_version == 0) {
+    s.reason = "no CUDA device found: no NVIDIA driver is installed (libcuda.so.1 not found)";
+  } else if (err == cudaErrorInsufficientDriver) {
+    s.reason = "no CUDA device found: the NVIDIA driver supports CUDA " + version_string(s.driver_version) +
+               " but this binary needs CUDA " + version_string(s.runtime_version) + " (update the driver)";
+  } else if (err == cudaErrorNoDevice || (err == cudaSuccess && count == 0)) {
+    s.reason = "no CUDA device found: the driver reports no GPU";
+  } else if (err != cudaSuccess) {
+    s.reason = std::string("no CUDA device found: ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
+  }
+  cudaGetLastError();  // the probe's error must not stick to the next call
+  if (!s.reason.empty()) return s;
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) continue;
+    CudaDevice d;
+    d.index = i;
+    d.name = prop.name;
+    d.major = prop.major;
+    d.minor = prop.minor;
+    d.total_memory = prop.totalGlobalMem;
+    d.multiprocessors = prop.multiProcessorCount;
+    if (cudaSetDevice(i) == cudaSuccess) cudaMemGetInfo(&d.free_memory, &d.total_memory);
+    s.devices.push_back(d);
+  }
+  cudaSetDevice(0);
+  cudaGetLastError();
+  s.available = !s.devices.empty();
+  if (!s.available) s.reason = "no CUDA device found: no device answered";
+  return s;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  Device device() const override { return Device::Cuda; }
+
+  void* allocate(size_t bytes) override {
+    void* p = nullptr;
+    DA_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 256 : bytes));
+    return p;
+  }
+  void release(void* ptr) noexcept override { cudaFree(ptr); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override {
+    DA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    DA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+  }
+  void convert(void* dst, DType dst_type, const void* src, DType src_type, size_t count) override {
+    cuda::convert(dst, dst_type, src, src_type, count, nullptr);
+    DA_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  }
+};
+
+}  // namespace
+
+const CudaStatus& cuda_status() {
+  static const CudaStatus status = probe();
+  return status;
+}
+
+Backend& cuda_backend() {
+  const CudaStatus& s = cuda_status();
+  if (!s.available) fail(ErrorCode::NoCuda, "CUDA is not available: " + s.reason);
+  static CudaBackend backend;
+  return backend;
+}
+
+}  // namespace da

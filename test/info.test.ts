@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { info } from '../ts/index.js';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+
+test('info() describes the loaded binary and matches the package version', () => {
+  const i = info();
+  assert.ok(i.backend === 'cpu' || i.backend === 'cuda');
+  assert.is(i.version, pkg.version);
+  assert.ok(fs.existsSync(i.binary), `binary ${i.binary} exists`);
+  assert.is(i.devices[0]!.type, 'cpu');
+  assert.ok(i.build.simd.includes('scalar'));
+  assert.ok(['scalar', 'avx2', 'avx512'].includes((i.devices[0] as { simd: string }).simd));
+  assert.is(i.build.cuda, i.build.variant === 'cuda');
+  assert.is(typeof i.build.napiVersion, 'number');
+});
+
+test('info() gives a one-line reason whenever the backend is not CUDA', () => {
+  const i = info();
+  if (i.backend === 'cuda') {
+    assert.is(i.reason, undefined);
+    const gpu = i.devices.find((d) => d.type === 'cuda');
+    assert.ok(gpu && gpu.type === 'cuda' && /^\d+\.\d+$/.test(gpu.computeCapability) && gpu.totalMemory > 0);
+    return;
+  }
+  assert.type(i.reason, 'string');
+  assert.not.match(i.reason!, /\n/);
+  if (!process.env.DIFFUSION_ATTENTION_BACKEND) assert.match(i.reason!, /no CUDA device found/);
+});
+
+test.run();

@@ -1,0 +1,7 @@
+/**
+ * diffusion-attention: text-to-image diffusion in Node.js with fused attention kernels for AFM,
+ * T-GATE and attention-space guidance, on CPU and CUDA. See DESIGN.md for the architecture.
+ */
+export { DiffusionAttentionError, type ErrorCode } from './errors.js';
+export { info, type Info, type DeviceInfo } from './info.js';
+export { Tensor, type DType, type Device, type TensorOptions } from './tensor.js';

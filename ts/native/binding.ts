@@ -1,0 +1,50 @@
+/** Types of the native addon's surface (native/napi). Internal: users see ts/index.ts. */
+
+export type NativeDType = 'float32' | 'float16' | 'bfloat16';
+export type NativeDevice = 'cpu' | 'cuda';
+
+/** The native tensor object (native/napi/tensor_wrap.h). */
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly dtype: NativeDType;
+  readonly device: NativeDevice;
+  readonly disposed: boolean;
+  toHost(): Promise<ArrayBuffer>;
+  to(dtype: NativeDType, device: NativeDevice): Promise<NativeTensor>;
+  dispose(): void;
+}
+
+export interface NativeTensorClass {
+  fromHost(data: Float32Array | Uint16Array, shape: number[], dtype: NativeDType, device: NativeDevice): NativeTensor;
+}
+
+/** What native/napi/info.cpp returns. */
+export interface NativeInfo {
+  version: string;
+  variant: 'cpu' | 'cuda';
+  napiVersion: number;
+  compiler: string;
+  buildType: 'release' | 'debug';
+  cpu: { model: string; threads: number; simdCompiled: string[]; simdSupported: string; simd: string };
+  cuda: {
+    compiled: boolean;
+    available: boolean;
+    reason: string;
+    runtimeVersion: number;
+    driverVersion: number;
+    archs: string[];
+    devices: Array<{
+      index: number;
+      name: string;
+      computeCapability: string;
+      totalMemory: number;
+      freeMemory: number;
+      multiprocessors: number;
+    }>;
+  };
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  NativeTensor: NativeTensorClass;
+}
