@@ -11,7 +11,7 @@ const uvu = path.join(root, 'node_modules', 'uvu', 'bin.js');
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 
 const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', uvu, 'test', pattern],
-  { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  { cwd: root, env: { ...process.env, NODE_DISABLE_COLORS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
 child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });

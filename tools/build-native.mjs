@@ -6,10 +6,11 @@
 //
 // Environment:
 //   DIFFUSION_ATTENTION_CUDA=on|off|auto    build the CUDA variant (default auto: when nvcc is found)
-//   DIFFUSION_ATTENTION_CUDA_ARCHS="75-real" CUDA architectures (default: the release list in
+//   DIFFUSION_ATTENTION_CUDA_ARCHS="75-real" CUDA architectures (default 'release': the list in
 //                                            CMakeLists.txt, sm_75 to sm_120 plus PTX)
 //   DIFFUSION_ATTENTION_BUILD_TYPE=Release|Debug|RelWithDebInfo
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,10 +54,17 @@ if (useGyp) {
   }
   console.log('Building the CPU variant with node-gyp (binding.gyp)');
   const debug = buildType === 'Debug' ? ['--debug'] : [];
-  run(process.execPath, [resolveBin('node-gyp', 'bin/node-gyp.js'), 'rebuild', `--jobs=${os.availableParallelism()}`, ...debug]);
+  // Use the headers of the running Node when it ships them, rather than downloading a copy.
+  const prefix = path.resolve(path.dirname(process.execPath), '..');
+  const nodedir = !process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))
+    ? [`--nodedir=${prefix}`] : [];
+  run(process.execPath, [resolveBin('node-gyp', 'bin/node-gyp.js'), 'rebuild', `--jobs=${os.availableParallelism()}`, ...nodedir, ...debug]);
 } else {
-  const args = [resolveBin('cmake-js', 'bin/cmake-js'), 'build', '--out', 'build', '--config', buildType,
-    '--parallel', String(os.availableParallelism()), `--CDDA_CUDA=${cuda}`];
-  if (process.env.DIFFUSION_ATTENTION_CUDA_ARCHS) args.push(`--CDDA_CUDA_ARCHS=${process.env.DIFFUSION_ATTENTION_CUDA_ARCHS}`);
-  run(process.execPath, args);
+  const cmakeJs = resolveBin('cmake-js', 'bin/cmake-js');
+  const common = ['--out', 'build', '--config', buildType];
+  // Configure every time (cheap with a warm cache): `cmake-js build` alone skips configuring an
+  // existing build folder, and the cache would keep the previous options.
+  run(process.execPath, [cmakeJs, 'configure', ...common, `--CDDA_CUDA=${cuda}`,
+    `--CDDA_CUDA_ARCHS=${process.env.DIFFUSION_ATTENTION_CUDA_ARCHS || 'release'}`]);
+  run(process.execPath, [cmakeJs, 'build', ...common, '--parallel', String(os.availableParallelism())]);
 }

@@ -18,11 +18,11 @@ namespace da {
 namespace {
 
 std::vector<std::string> compiled_archs() {
-  // DA_CUDA_ARCHS is CMake's architecture list, e.g. "75-real;90-real;120-virtual".
+  // DA_CUDA_ARCHS is CMake's architecture list joined by commas, e.g. "75-real,90-real,120-virtual".
   std::vector<std::string> out;
   std::stringstream ss(DA_CUDA_ARCHS);
   std::string item;
-  while (std::getline(ss, item, ';')) {
+  while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
     const size_t dash = item.find('-');
     const std::string num = item.substr(0, dash);

@@ -135,7 +135,7 @@ function loadError(what: string, cause?: unknown): DiffusionAttentionError {
   const lines = [
     `diffusion-attention could not load its native binary for ${tuple()} (Node ${process.version}, N-API ${process.versions.napi}): ${what}`,
     'Possible fixes:',
-    '- Prebuilt binaries ship for linux-x64 (glibc 2.28 or newer); on other platforms build from source:',
+    '- Prebuilt binaries ship for linux-x64 with glibc 2.36 or newer; elsewhere build from source:',
     '  npm explore diffusion-attention -- npm install && npm explore diffusion-attention -- npm run build:native',
   ];
   const msg = cause instanceof Error ? cause.message : '';
