@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/**
+ * The `diffusion-attention` command. Today: `info`. Later issues add `generate`, `bench`, `eval`.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
+ */
+import { Command, CommanderError } from 'commander';
+
+import { DiffusionAttentionError } from '../errors.js';
+import { info, type Info } from '../info.js';
+import { PACKAGE_VERSION } from '../native/load.js';
+
+function formatBytes(n: number): string {
+  return `${(n / 2 ** 30).toFixed(1)} GiB`;
+}
+
+function formatInfo(i: Info): string {
+  const lines = [
+    `diffusion-attention ${i.version}`,
+    `backend   ${i.backend}${i.reason ? ` (${i.reason})` : ''}`,
+    `binary    ${i.binary} (${i.build.variant} variant, ${i.build.buildType}, ${i.build.compiler}, N-API ${i.build.napiVersion})`,
+  ];
+  if (i.build.cuda) lines.push(`cuda      runtime ${i.build.cudaVersion} (static), code for ${i.build.cudaArchs.join(' ')}`);
+  for (const d of i.devices) {
+    lines.push(d.type === 'cpu'
+      ? `cpu       ${d.name || 'unknown'}, ${d.threads} threads, SIMD ${d.simd} (compiled: ${i.build.simd.join(', ')})`
+      : `cuda:${d.index}    ${d.name}, compute ${d.computeCapability}, ${formatBytes(d.totalMemory)} (${formatBytes(d.freeMemory)} free), ${d.multiprocessors} SMs`);
+  }
+  return lines.join('\n');
+}
+
+const program = new Command('diffusion-attention')
+  .description('Stable Diffusion with fused, steerable attention (AFM, T-GATE, GAG/NAG/PAG) on CPU and CUDA')
+  .version(PACKAGE_VERSION)
+  .exitOverride();
+
+program.command('info')
+  .description('show the native binary, the backend in use and the devices found')
+  .option('--json', 'print JSON')
+  .action((opts: { json?: boolean }) => {
+    const i = info();
+    console.log(opts.json ? JSON.stringify(i, null, 2) : formatInfo(i));
+  });
+
+try {
+  program.parse();
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; usage errors (already printed by commander) exit 2.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    const code = err instanceof DiffusionAttentionError ? ` [${err.code}]` : '';
+    console.error(`error${code}: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  }
+}
