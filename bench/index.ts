@@ -1,0 +1,51 @@
+/**
+ * The benchmark harness: `npm run bench -- [suite...] [--quick] [--out dir] [--no-baseline]`.
+ * Each run writes `<out>/results.json` (machine, versions, commit, every row) and
+ * `<out>/results.md` (the table BENCHMARKS.md records), and prints the table.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { Command } from 'commander';
+
+import { describeMachine } from './machine.js';
+import { markdown } from './report.js';
+import { convertSuite } from './suites/convert.js';
+import type { Row, Suite } from './types.js';
+
+const SUITES: Suite[] = [convertSuite];
+
+const program = new Command('bench')
+  .description('benchmarks of diffusion-attention against a PyTorch baseline measured in the same run')
+  .argument('[suites...]', `suites to run: ${SUITES.map((s) => s.name).join(', ')} (default: all)`)
+  .option('--quick', 'fewer sizes and repeats (under 2 minutes on 2 cores)')
+  .option('--out <dir>', 'output folder', path.join(__dirname, 'results', new Date().toISOString().replace(/[:.]/g, '-')))
+  .option('--no-baseline', 'skip the PyTorch baseline')
+  .option('--repeats <n>', 'timed runs per row', (v) => Number.parseInt(v, 10))
+  .action(async (names: string[], opts: { quick?: boolean; out: string; baseline: boolean; repeats?: number }) => {
+    const unknown = names.filter((n) => !SUITES.some((s) => s.name === n));
+    if (unknown.length) program.error(`unknown suite ${unknown.join(', ')} (known: ${SUITES.map((s) => s.name).join(', ')})`);
+    const chosen = names.length ? SUITES.filter((s) => names.includes(s.name)) : SUITES;
+    const quick = !!opts.quick;
+    const ctx = {
+      quick,
+      baseline: opts.baseline,
+      warmup: quick ? 2 : 3,
+      repeats: opts.repeats ?? (quick ? 5 : 11),
+      log: (line: string) => console.error(line),
+    };
+    const machine = describeMachine();
+    const rows: Row[] = [];
+    for (const suite of chosen) rows.push(...(await suite.run(ctx)));
+    fs.mkdirSync(opts.out, { recursive: true });
+    fs.writeFileSync(path.join(opts.out, 'results.json'), `${JSON.stringify({ machine, quick, rows }, null, 2)}\n`);
+    const table = markdown(rows, machine);
+    fs.writeFileSync(path.join(opts.out, 'results.md'), table);
+    console.log(table);
+    console.error(`wrote ${path.join(opts.out, 'results.json')} and results.md`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

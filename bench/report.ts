@@ -1,0 +1,39 @@
+/** Markdown rendering of benchmark rows (the format BENCHMARKS.md records). */
+import type { Machine } from './machine.js';
+import type { Timing } from './measure.js';
+import type { Row } from './types.js';
+
+function ms(t: Timing): string {
+  const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+  return `${f(t.median)} (${f(t.q1)}-${f(t.q3)})`;
+}
+
+function rate(amount: number | undefined, t: Timing, unit: number): string {
+  return amount === undefined ? '' : (amount / (t.median / 1e3) / unit).toFixed(1);
+}
+
+export function machineLine(m: Machine): string {
+  const i = m.diffusionAttention;
+  const simd = (i.devices[0] as { simd: string }).simd;
+  const gpus = i.devices.filter((d) => d.type === 'cuda').map((d) => d.name).join(', ');
+  return `${m.date.slice(0, 10)}, commit ${m.commit}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
+    `${m.platform}, Node ${m.node}, backend ${i.backend}, SIMD ${simd}${gpus ? `, GPU ${gpus}` : ''}`;
+}
+
+export function markdown(rows: Row[], m: Machine): string {
+  const lines = [
+    `Machine: ${machineLine(m)}`,
+    '',
+    'Times in ms: median (interquartile range). Ratio = our median / baseline median (below 1: we are faster).',
+    '',
+    '| suite | op | shape | ours ms | GB/s | GFLOP/s | baseline ms | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.suite} | ${r.name} | ${r.shape} | ${ms(r.ours)} | ${rate(r.bytes, r.ours, 1e9)} | ${rate(r.flops, r.ours, 1e9)} | ` +
+      `${r.baseline ? ms(r.baseline.timing) : 'n/a'} | ${r.baseline ? r.baseline.ratio.toFixed(2) : ''} |`);
+  }
+  const baselines = [...new Set(rows.flatMap((r) => (r.baseline ? [r.baseline.name] : [])))];
+  if (baselines.length) lines.push('', `Baseline: ${baselines.join('; ')}, same machine, same run.`);
+  return `${lines.join('\n')}\n`;
+}
