@@ -98,6 +98,20 @@ conv('float32 -> bfloat16 rounds to nearest even', async () => {
   }
 });
 
+conv('large conversions, split across threads at odd boundaries, match the reference', async () => {
+  const n = 3 * 2 ** 18 + 12345;
+  const data = randomFloats(n, next);
+  const half = (await Tensor.from(data, [n], { dtype: 'float16' }).toArray()) as Uint16Array;
+  const bf = (await Tensor.from(data, [n], { dtype: 'bfloat16' }).toArray()) as Uint16Array;
+  for (let i = 0; i < n; i += 997) {
+    assert.is(half[i], numberToHalfBits(data[i]!), `float16 at ${i}`);
+    assert.is(bf[i], numberToBf16Bits(data[i]!), `bfloat16 at ${i}`);
+  }
+  assert.is(half[n - 1], numberToHalfBits(data[n - 1]!));
+  const back = (await (await Tensor.from(half, [n], { dtype: 'float16' }).to({ dtype: 'float32' })).toArray()) as Float32Array;
+  for (let i = 0; i < n; i += 991) assert.is(back[i], halfBitsToNumber(half[i]!));
+});
+
 conv('float16 -> float32 is exact for all 65536 bit patterns', async () => {
   const bits = new Uint16Array(65536).map((_, i) => i);
   const f = (await (await Tensor.from(bits, [65536], { dtype: 'float16' }).to({ dtype: 'float32' })).toArray()) as Float32Array;
