@@ -5,3 +5,9 @@
 export { DiffusionAttentionError, type ErrorCode } from './errors.js';
 export { info, type Info, type DeviceInfo } from './info.js';
 export { Tensor, type DType, type Device, type TensorOptions } from './tensor.js';
+export { attention } from './attention/index.js';
+export { AttentionCache } from './attention/cache.js';
+export type {
+  AfmOptions, AttentionCapture, AttentionOptions, AttentionResult, AttentionStats, GagOptions, GuidanceOptions, MaskInput,
+  NagOptions, PagOptions,
+} from './attention/types.js';

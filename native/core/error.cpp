@@ -12,6 +12,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::ModelFormat: return "E_MODEL_FORMAT";
     case ErrorCode::Resource: return "E_RESOURCE";
     case ErrorCode::Cuda: return "E_CUDA";
+    case ErrorCode::InvalidArgument: return "E_INVALID_ARGUMENT";
     case ErrorCode::Internal: return "E_INTERNAL";
   }
   return "E_INTERNAL";

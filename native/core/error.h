@@ -18,6 +18,7 @@ enum class ErrorCode {
   ModelFormat,  // E_MODEL_FORMAT: a weights or config file is malformed
   Resource,     // E_RESOURCE: an allocation failed or would exceed a limit
   Cuda,         // E_CUDA: a CUDA runtime call failed
+  InvalidArgument,  // E_INVALID_ARGUMENT: an option is out of range or options conflict
   Internal,     // E_INTERNAL: a bug; the message says where
 };
 

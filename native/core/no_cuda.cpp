@@ -1,4 +1,5 @@
 // Linked into the CPU-only variant in place of native/cuda: CUDA is reported as not compiled in.
+#include "../ops/attention.h"
 #include "backend.h"
 #include "error.h"
 
@@ -16,3 +17,12 @@ const CudaStatus& cuda_status() {
 Backend& cuda_backend() { fail(ErrorCode::NoCuda, "CUDA is not available: " + cuda_status().reason); }
 
 }  // namespace da
+
+namespace da::cuda {
+
+// Unreachable in this variant (no tensor can live on CUDA), kept so the op table links.
+AttentionResult attention(const AttentionCall&) {
+  fail(ErrorCode::NoCuda, "CUDA is not available: " + cuda_status().reason);
+}
+
+}  // namespace da::cuda

@@ -1,6 +1,8 @@
 // The addon's entry point: registers the native surface that ts/native/binding.ts describes.
 #include <napi.h>
 
+#include "attention_binding.h"
+#include "cache_wrap.h"
 #include "info.h"
 #include "tensor_wrap.h"
 
@@ -8,7 +10,9 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<da::napi::Info>(env, "info"));
+  exports.Set("attention", Napi::Function::New<da::napi::Attention>(env, "attention"));
   da::napi::TensorWrap::Register(env, exports);
+  da::napi::CacheWrap::Register(env, exports);
   return exports;
 }
 

@@ -2,16 +2,13 @@
 
 #include <cstring>
 
+#include "constructors.h"
 #include "errors.h"
 #include "promise_job.h"
 
 namespace da::napi {
 
 namespace {
-
-struct Constructors {
-  Napi::FunctionReference tensor;
-};
 
 std::vector<int64_t> read_shape(const Napi::Value& v) {
   if (!v.IsArray()) fail(ErrorCode::Shape, "shape must be an array of non-negative integers");
@@ -44,9 +41,7 @@ void TensorWrap::Register(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod<&TensorWrap::To>("to"),
                                         InstanceMethod<&TensorWrap::Dispose>("dispose"),
                                     });
-  auto* ctors = new Constructors();
-  ctors->tensor = Napi::Persistent(ctor);
-  env.SetInstanceData(ctors);
+  constructors(env).tensor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
 }
 
@@ -56,14 +51,14 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
 TensorWrap::~TensorWrap() { Release(); }
 
 Napi::Object TensorWrap::Wrap(Napi::Env env, Tensor t) {
-  Napi::Object obj = env.GetInstanceData<Constructors>()->tensor.New({});
+  Napi::Object obj = constructors(env).tensor.New({});
   Napi::ObjectWrap<TensorWrap>::Unwrap(obj)->Set(env, std::move(t));
   return obj;
 }
 
 const Tensor& TensorWrap::TensorOf(const Napi::Value& value) {
   Napi::Env env = value.Env();
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(env.GetInstanceData<Constructors>()->tensor.Value())) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(constructors(env).tensor.Value())) {
     fail(ErrorCode::DType, "expected a Tensor");
   }
   return Napi::ObjectWrap<TensorWrap>::Unwrap(value.As<Napi::Object>())->Get();

@@ -44,7 +44,26 @@ export interface NativeInfo {
   };
 }
 
+/** The T-GATE cache handle (native/napi/cache_wrap.h). */
+export interface NativeAttentionCache {
+  readonly recorded: boolean;
+  readonly shape: number[] | null;
+  clear(): void;
+}
+
+/** What native/napi/attention_binding.cpp resolves with. */
+export interface NativeAttentionResult {
+  out: NativeTensor;
+  entropy: number;
+  gainLow: number;
+  gainHigh: number;
+  concentration?: Float32Array;
+  spectrum?: Float32Array;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   NativeTensor: NativeTensorClass;
+  NativeAttentionCache: new () => NativeAttentionCache;
+  attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
 }

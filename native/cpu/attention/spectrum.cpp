@@ -1,0 +1,56 @@
+#include "spectrum.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "dft_plan.h"
+
+namespace da::cpu::attn {
+
+void radial_spectrum(const float* map, int h, int w, int bins, float* out) {
+  constexpr double kPi = 3.14159265358979323846;
+  const int n = h * w;
+  double mean = 0;
+  for (int i = 0; i < n; ++i) mean += map[i];
+  mean /= n;
+  // Separable DFT in double: along W, then along H. One small map per call.
+  std::vector<double> ar(static_cast<size_t>(n)), ai(static_cast<size_t>(n));
+  for (int m = 0; m < h; ++m)
+    for (int k = 0; k < w; ++k) {
+      double re = 0, im = 0;
+      for (int j = 0; j < w; ++j) {
+        const double t = 2 * kPi * ((static_cast<long>(k) * j) % w) / w;
+        const double x = map[m * w + j] - mean;
+        re += x * std::cos(t);
+        im -= x * std::sin(t);
+      }
+      ar[m * w + k] = re;
+      ai[m * w + k] = im;
+    }
+  std::vector<double> power(static_cast<size_t>(n));
+  double total = 0;
+  for (int ky = 0; ky < h; ++ky)
+    for (int kx = 0; kx < w; ++kx) {
+      double re = 0, im = 0;
+      for (int m = 0; m < h; ++m) {
+        const double t = 2 * kPi * ((static_cast<long>(ky) * m) % h) / h;
+        const double c = std::cos(t), s = std::sin(t);
+        re += ar[m * w + kx] * c + ai[m * w + kx] * s;
+        im += ai[m * w + kx] * c - ar[m * w + kx] * s;
+      }
+      power[ky * w + kx] = re * re + im * im;
+      total += power[ky * w + kx];
+    }
+  std::fill(out, out + bins, 0.f);
+  if (total <= 0) return;
+  std::vector<double> acc(static_cast<size_t>(bins), 0.0);
+  for (int ky = 0; ky < h; ++ky)
+    for (int kx = 0; kx < w; ++kx) {
+      const int bin = std::min(static_cast<int>(radius(h, w, ky, kx) * bins), bins - 1);
+      acc[bin] += power[ky * w + kx] / total;
+    }
+  for (int b = 0; b < bins; ++b) out[b] = static_cast<float>(acc[b]);
+}
+
+}  // namespace da::cpu::attn
