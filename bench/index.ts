@@ -9,11 +9,13 @@ import path from 'node:path';
 import { Command } from 'commander';
 
 import { describeMachine } from './machine.js';
-import { markdown } from './report.js';
+import { markdown, type Ceilings } from './report.js';
+import { attentionSuite } from './suites/attention.js';
 import { convertSuite } from './suites/convert.js';
+import { torchBaseline } from './torch.js';
 import type { Row, Suite } from './types.js';
 
-const SUITES: Suite[] = [convertSuite];
+const SUITES: Suite[] = [attentionSuite, convertSuite];
 
 const program = new Command('bench')
   .description('benchmarks of diffusion-attention against a PyTorch baseline measured in the same run')
@@ -35,11 +37,13 @@ const program = new Command('bench')
       log: (line: string) => console.error(line),
     };
     const machine = describeMachine();
+    // The machine's own ceilings, measured in this run, so every rate is also a fraction of one.
+    const ceilings = opts.baseline ? torchBaseline<Ceilings>({ op: 'ceilings' }, ctx.log)?.timings[0] : undefined;
     const rows: Row[] = [];
     for (const suite of chosen) rows.push(...(await suite.run(ctx)));
     fs.mkdirSync(opts.out, { recursive: true });
-    fs.writeFileSync(path.join(opts.out, 'results.json'), `${JSON.stringify({ machine, quick, rows }, null, 2)}\n`);
-    const table = markdown(rows, machine);
+    fs.writeFileSync(path.join(opts.out, 'results.json'), `${JSON.stringify({ machine, ceilings, quick, rows }, null, 2)}\n`);
+    const table = markdown(rows, machine, ceilings);
     fs.writeFileSync(path.join(opts.out, 'results.md'), table);
     console.log(table);
     console.error(`wrote ${path.join(opts.out, 'results.json')} and results.md`);

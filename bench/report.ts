@@ -20,9 +20,18 @@ export function machineLine(m: Machine): string {
     `${m.platform}, Node ${m.node}, backend ${i.backend}, SIMD ${simd}${gpus ? `, GPU ${gpus}` : ''}`;
 }
 
-export function markdown(rows: Row[], m: Machine): string {
+/** The machine's measured float32 matmul rate and copy bandwidth (PyTorch, same run). */
+export interface Ceilings {
+  matmulGflops: number;
+  copyGBs: number;
+}
+
+export function markdown(rows: Row[], m: Machine, ceilings?: Ceilings): string {
   const lines = [
     `Machine: ${machineLine(m)}`,
+    ...(ceilings
+      ? [`Ceilings measured in this run: float32 matmul ${ceilings.matmulGflops.toFixed(0)} GFLOP/s (PyTorch, 2048^3), copy ${ceilings.copyGBs.toFixed(1)} GB/s (read + write).`]
+      : []),
     '',
     'Times in ms: median (interquartile range). Ratio = our median / baseline median (below 1: we are faster).',
     '',

@@ -11,15 +11,15 @@ import type { Timing } from './measure.js';
 /** Debian's python3-torch lives in the system interpreter, not in a pyenv or venv one. */
 const PYTHON = process.env.DIFFUSION_ATTENTION_PYTHON ?? '/usr/bin/python3';
 
-export interface TorchResult {
+export interface TorchResult<T = Timing> {
   torch: string;
   threads: number;
-  timings: Timing[];
+  timings: T[];
 }
 
 let unavailable: string | undefined;
 
-export function torchBaseline(job: Record<string, unknown>, log: (line: string) => void): TorchResult | null {
+export function torchBaseline<T = Timing>(job: Record<string, unknown>, log: (line: string) => void): TorchResult<T> | null {
   if (unavailable) return null;
   // PyTorch gets every core, as our CPU backend does (Debian's build defaults to one thread).
   const input = JSON.stringify({ threads: os.availableParallelism(), seed: 0, ...job });
@@ -31,5 +31,5 @@ export function torchBaseline(job: Record<string, unknown>, log: (line: string) 
     log(`baseline skipped: ${unavailable}`);
     return null;
   }
-  return JSON.parse(r.stdout) as TorchResult;
+  return JSON.parse(r.stdout) as TorchResult<T>;
 }

@@ -3,7 +3,13 @@
 
 Run by the harness (bench/torch.ts) with Debian's python3-torch, in the same run as our own
 measurements, on the same shapes and seeds, so ratios compare like with like.
-Job: {"op": "convert", "cases": [{"n": int, "from": dtype, "to": dtype}], "warmup": int, "repeats": int}
+Jobs (all with "warmup", "repeats", "threads", "seed"):
+  {"op": "convert", "cases": [{"n", "from", "to"}]}
+  {"op": "attention", "cases": [{"B", "H", "N", "T", "d", "variant": "plain" | "afm", "grid": [h, w],
+                                 "gainLow", "gainHigh", "cutoff", "width"}]}
+      plain: softmax(q k^T * scale) v, the materialised matmul-softmax-matmul;
+      afm: the unfused logit-domain AFM edit (reference/afm.md §4) with torch.fft before the softmax.
+  {"op": "ceilings"}: measured float32 matmul GFLOP/s and copy GB/s of this machine.
 """
 import json
 import statistics
@@ -42,10 +48,60 @@ def convert(job):
     return out
 
 
+def low_mask(h, w, cutoff, width):
+    fy = torch.fft.fftfreq(h, dtype=torch.float64).view(h, 1)
+    fx = torch.fft.fftfreq(w, dtype=torch.float64).view(1, w)
+    r = torch.sqrt(fx * fx + fy * fy) / (0.5 ** 0.5)
+    if width == 0:
+        return (r <= cutoff).to(torch.float32)
+    edge = 0.5 * (1 + torch.cos(torch.pi * (r - cutoff + width / 2) / width))
+    m = torch.where(r <= cutoff - width / 2, torch.ones_like(r), torch.where(r >= cutoff + width / 2, torch.zeros_like(r), edge))
+    return m.to(torch.float32)
+
+
+def attention(job):
+    out = []
+    gen = torch.Generator().manual_seed(job.get("seed", 0))
+    for c in job["cases"]:
+        B, H, N, T, d = c["B"], c["H"], c["N"], c["T"], c["d"]
+        sets = [tuple(torch.randn(B, H, n, d, generator=gen) for n in (N, T, T)) for _ in range(2)]
+        scale = d ** -0.5
+        if c["variant"] == "plain":
+            def fn(i):
+                q, k, v = sets[i % 2]
+                return torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1) @ v
+        else:
+            h, w = c["grid"]
+            m = low_mask(h, w, c.get("cutoff", 0.25), c.get("width", 0.05))
+            g = c["gainLow"] * m + c["gainHigh"] * (1 - m)
+            g[0, 0] = 1.0  # preserve DC
+            g = g.view(1, 1, 1, h, w)
+
+            def fn(i):
+                q, k, v = sets[i % 2]
+                logits = (q @ k.transpose(-1, -2) * scale).transpose(-1, -2).reshape(B, H, T, h, w)
+                edited = torch.fft.ifft2(torch.fft.fft2(logits) * g).real
+                edited = edited.reshape(B, H, T, N).transpose(-1, -2)
+                return torch.softmax(edited, dim=-1) @ v
+        with torch.no_grad():
+            out.append(measure(fn, job["warmup"], job["repeats"]))
+    return out
+
+
+def ceilings(job):
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    mm = measure(lambda i: a @ b, 2, 5)
+    x = torch.randn(64 * 1024 * 1024 // 4)
+    y = torch.empty_like(x)
+    cp = measure(lambda i: y.copy_(x), 2, 5)
+    return [{"matmulGflops": 2 * n ** 3 / (mm["median"] / 1e3) / 1e9, "copyGBs": 2 * x.numel() * 4 / (cp["median"] / 1e3) / 1e9}]
+
+
 def main():
     job = json.load(sys.stdin)
     torch.set_num_threads(job.get("threads", torch.get_num_threads()))
-    ops = {"convert": convert}
+    ops = {"convert": convert, "attention": attention, "ceilings": ceilings}
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "timings": ops[job["op"]](job)}
     json.dump(result, sys.stdout)
 
