@@ -250,20 +250,35 @@ void logits(const Head& h, const Dims& dm, QForm f, int x0, int rows, float* dst
   }
 }
 
-// Mean of the k largest of p[0..n): a partial insertion sort into a descending list of k.
-float topk_mean(const float* p, int n, int k, float* best) {
-  if (k > n) k = n;
-  int count = 0;
-  for (int j = 0; j < n; ++j) {
-    const float x = p[j];
-    if (count == k && x <= best[k - 1]) continue;
-    int i = count < k ? count++ : k - 1;
-    while (i > 0 && best[i - 1] < x) best[i] = best[i - 1], --i;
-    best[i] = x;
+// Mean of the k largest of p[0..n) (n a multiple of W; lanes past the row hold 0, as masked keys
+// do). Each round takes the largest value below the previous round's and how many lanes hold it,
+// so ties count once each: two branch-free vector passes per distinct value, at most k rounds.
+float topk_mean(const float* p, int n, int k) {
+  const V zero = V::zero(), one = V::set1(1.f), ninf = V::set1(kNegInf);
+  float prev = std::numeric_limits<float>::infinity(), sum = 0.f;
+  int taken = 0;
+  while (taken < k) {
+    const V pv = V::set1(prev);
+    V mx = ninf;
+    for (int j = 0; j < n; j += W) {
+      const V x = V::load(p + j);
+      mx = V::max(mx, V::select_gt(pv, x, x, ninf));
+    }
+    const float m = mx.reduce_max();
+    if (m == kNegInf) break;  // fewer than k values in the row
+    const V mv = V::set1(m);
+    V cnt = zero;
+    for (int j = 0; j < n; j += W) {
+      const V x = V::load(p + j);
+      cnt = V::add(cnt, V::select_gt(pv, x, V::select_gt(mv, x, zero, one), zero));  // prev > x >= m
+    }
+    const int c = static_cast<int>(cnt.reduce_add());
+    const int take = c < k - taken ? c : k - taken;
+    sum += static_cast<float>(take) * m;
+    taken += take;
+    prev = m;
   }
-  float s = 0;
-  for (int i = 0; i < k; ++i) s += best[i];
-  return s / static_cast<float>(k);
+  return sum / static_cast<float>(k);
 }
 
 // alpha-entmax of one logit row, exact (reference/guidance.md §1). In the frame z' = z (alpha 2)
@@ -361,10 +376,9 @@ void gag_combine(const float* S, const float* D, int d, int dpad, const RowOptio
 void rows(const Head& h, const Dims& dm, const float* lg, size_t lstride, int nrows, const RowOptions& opt,
           float* out, size_t ostride, float* topk, Scratch& sc) {
   const int T = dm.T, tp = (T + W - 1) / W * W, dpad = dm.dpad, parts = opt.gag ? 2 : 1;
-  float* p = grow(sc.p, static_cast<size_t>(nrows) * tp * parts + static_cast<size_t>(opt.top_k));
+  float* p = grow(sc.p, static_cast<size_t>(nrows) * tp * parts);
   float* o = grow(sc.o, static_cast<size_t>(nrows) * dpad * parts + dpad);
   float* ps = p + static_cast<size_t>(nrows) * tp;  // entmax probabilities (GAG)
-  float* best = p + static_cast<size_t>(nrows) * tp * parts;
   float inv_l[kRows];
   for (int i = 0; i < nrows * dpad * parts; ++i) o[i] = 0.f;
   for (int r = 0; r < nrows; ++r) {
@@ -376,7 +390,7 @@ void rows(const Head& h, const Dims& dm, const float* lg, size_t lstride, int nr
     float m = kNegInf, l = 0.f;
     softmax_step(pr, tp, m, l);
     inv_l[r] = 1.f / l;
-    if (opt.top_k > 0) topk[r] = topk_mean(pr, T, opt.top_k, best) * inv_l[r];
+    if (opt.top_k > 0) topk[r] = topk_mean(pr, tp, opt.top_k < T ? opt.top_k : T) * inv_l[r];
     if (opt.gag) entmax_row(lg + r * lstride, T, tp, opt.alpha, ps + r * tp);
   }
   pv_block(p, tp, nrows, h.v, dpad, T, o);

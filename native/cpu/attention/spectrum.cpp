@@ -14,16 +14,28 @@ void radial_spectrum(const float* map, int h, int w, int bins, float* out) {
   double mean = 0;
   for (int i = 0; i < n; ++i) mean += map[i];
   mean /= n;
-  // Separable DFT in double: along W, then along H. One small map per call.
+  // Separable DFT in double: along W, then along H, with the twiddles tabulated once.
+  auto table = [&](int n, std::vector<double>& c, std::vector<double>& sn) {
+    c.resize(static_cast<size_t>(n) * n);
+    sn.resize(c.size());
+    for (int k = 0; k < n; ++k)
+      for (int j = 0; j < n; ++j) {
+        const double t = 2 * kPi * ((static_cast<long>(k) * j) % n) / n;
+        c[k * n + j] = std::cos(t);
+        sn[k * n + j] = std::sin(t);
+      }
+  };
+  std::vector<double> cw, sw, ch, sh;
+  table(w, cw, sw);
+  table(h, ch, sh);
   std::vector<double> ar(static_cast<size_t>(n)), ai(static_cast<size_t>(n));
   for (int m = 0; m < h; ++m)
     for (int k = 0; k < w; ++k) {
       double re = 0, im = 0;
       for (int j = 0; j < w; ++j) {
-        const double t = 2 * kPi * ((static_cast<long>(k) * j) % w) / w;
         const double x = map[m * w + j] - mean;
-        re += x * std::cos(t);
-        im -= x * std::sin(t);
+        re += x * cw[k * w + j];
+        im -= x * sw[k * w + j];
       }
       ar[m * w + k] = re;
       ai[m * w + k] = im;
@@ -34,8 +46,7 @@ void radial_spectrum(const float* map, int h, int w, int bins, float* out) {
     for (int kx = 0; kx < w; ++kx) {
       double re = 0, im = 0;
       for (int m = 0; m < h; ++m) {
-        const double t = 2 * kPi * ((static_cast<long>(ky) * m) % h) / h;
-        const double c = std::cos(t), s = std::sin(t);
+        const double c = ch[ky * h + m], s = sh[ky * h + m];
         re += ar[m * w + kx] * c + ai[m * w + kx] * s;
         im += ai[m * w + kx] * c - ar[m * w + kx] * s;
       }
