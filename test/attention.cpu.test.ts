@@ -1,12 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { AttentionCache, DiffusionAttentionError, Tensor, attention, type AttentionOptions } from '../ts/index.js';
+import { AttentionCache, Tensor, attention, type AttentionOptions } from '../ts/index.js';
 import { makeCase, randomMask, tensors, values, type CaseSpec } from './helpers/attention-case.js';
 import {
   randomArray, referenceAttention, relativeError, tgateMean, type ReferenceOptions,
 } from './helpers/attention-reference.js';
 import { runChild } from './helpers/child.js';
+import { throwsCode } from './helpers/errors.js';
 import { rng, SEED } from './helpers/random.js';
 
 // Float32 kernels against float64 references (test/helpers/attention-reference.ts) on fresh random
@@ -32,17 +33,6 @@ async function check(spec: CaseSpec, opts: AttentionOptions, ref: ReferenceOptio
     assert.ok(relativeError(cap.capture!.concentration, r.concentration!) <= TOL, `${what}: concentration`);
     assert.ok(relativeError(cap.capture!.spectrum, r.spectrum!) <= 1e-4, `${what}: spectrum ${relativeError(cap.capture!.spectrum, r.spectrum!)}`);
   }
-}
-
-async function throwsCode(fn: () => Promise<unknown>, code: string): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, DiffusionAttentionError);
-    assert.is((err as DiffusionAttentionError).code, code, (err as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
 }
 
 // Odd N, non-square grids, T in {1, 7, 77, 154}, d in {8, 40, 64, 80, 160}, with and without masks.

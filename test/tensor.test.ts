@@ -1,10 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { DiffusionAttentionError, Tensor, info } from '../ts/index.js';
+import { Tensor, info } from '../ts/index.js';
 import {
   bf16BitsToNumber, halfBitsToNumber, isBf16NaN, isHalfNaN, numberToBf16Bits, numberToHalfBits, specialFloats,
 } from './helpers/float16.js';
+import { throwsCode } from './helpers/errors.js';
 import { randomFloats, rng } from './helpers/random.js';
 
 const next = rng();
@@ -12,18 +13,6 @@ const SHAPES: number[][] = [[], [0], [1], [7], [3, 5], [2, 0, 4], [1, 1, 1, 1, 1
 
 function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-/** Expects `fn` to throw a DiffusionAttentionError with `code`. */
-async function throwsCode(fn: () => unknown, code: string): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, DiffusionAttentionError);
-    assert.is((err as DiffusionAttentionError).code, code, (err as Error).message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
 }
 
 const roundtrip = suite('Tensor float32');
