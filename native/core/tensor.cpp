@@ -7,7 +7,12 @@ namespace da {
 Storage::Storage(Device device, size_t bytes)
     : device_(device), bytes_(bytes), data_(backend_for(device).allocate(bytes)) {}
 
-Storage::~Storage() { backend_for(device_).release(data_); }
+Storage::Storage(void* host_data, size_t bytes, std::shared_ptr<const void> owner)
+    : device_(Device::Cpu), bytes_(bytes), data_(host_data), owner_(std::move(owner)) {}
+
+Storage::~Storage() {
+  if (!owner_) backend_for(device_).release(data_);
+}
 
 uint64_t checked_numel(const std::vector<int64_t>& shape) {
   if (shape.size() > kMaxDims) {

@@ -19,7 +19,11 @@ constexpr uint64_t kMaxElements = uint64_t(1) << 40;
 
 class Storage {
  public:
+  // Memory allocated by the device's backend and freed with it.
   Storage(Device device, size_t bytes);
+  // Host memory owned elsewhere (e.g. a mapped weights file): `owner` is kept alive as long as
+  // this storage, and nothing is freed here.
+  Storage(void* host_data, size_t bytes, std::shared_ptr<const void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -32,6 +36,7 @@ class Storage {
   Device device_;
   size_t bytes_;
   void* data_;
+  std::shared_ptr<const void> owner_;  // set for borrowed memory
 };
 
 struct Tensor {

@@ -5,6 +5,7 @@
 #include "cache_wrap.h"
 #include "info.h"
 #include "tensor_wrap.h"
+#include "weights_binding.h"
 
 namespace {
 
@@ -13,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attention", Napi::Function::New<da::napi::Attention>(env, "attention"));
   da::napi::TensorWrap::Register(env, exports);
   da::napi::CacheWrap::Register(env, exports);
+  da::napi::RegisterWeights(env, exports);
   return exports;
 }
 

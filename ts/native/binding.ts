@@ -61,9 +61,16 @@ export interface NativeAttentionResult {
   spectrum?: Float32Array;
 }
 
+/** A mapped safetensors file (native/napi/weights_binding.h). */
+export interface NativeWeightFile {
+  readonly size: number;
+  load(offset: number, nbytes: number, fileDtype: string, shape: number[], compute: NativeDType): Promise<NativeTensor>;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   NativeTensor: NativeTensorClass;
   NativeAttentionCache: new () => NativeAttentionCache;
+  NativeWeightFile: new (path: string) => NativeWeightFile;
   attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
 }
