@@ -52,12 +52,42 @@ export class WeightFile {
    * @throws DiffusionAttentionError `E_MODEL_FORMAT` when the tensor is missing or stored in a
    *   dtype that cannot be converted (not F32, F16 or BF16).
    */
-  async load(name: string, dtype: DType = 'float32'): Promise<Tensor> {
+  load(name: string, dtype: DType = 'float32'): Promise<Tensor> {
+    return this.loadView(name, {}, dtype);
+  }
+
+  /**
+   * Loads a byte view of tensor `name`: a block of its rows (first dimension) and/or the same bytes
+   * under another shape with as many elements.
+   * @throws DiffusionAttentionError `E_MODEL_FORMAT` when missing, not F32/F16/BF16, or the view
+   *   does not fit the tensor.
+   */
+  async loadView(name: string, view: { rows?: { start: number; count: number }; shape?: number[] }, dtype: DType = 'float32'): Promise<Tensor> {
     const e = this.header.tensors.get(name);
     if (!e) throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.path}: missing tensor ${name}`);
     if (!LOADABLE.has(e.dtype)) {
       throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.path}: tensor ${name} is ${e.dtype}; weights must be F32, F16 or BF16`);
     }
-    return new Tensor(await awaitNative(() => this.native.load(e.offset, e.nbytes, e.dtype, e.shape, dtype)));
+    let { offset, nbytes } = e;
+    let shape = e.shape;
+    if (view.rows) {
+      const { start, count } = view.rows;
+      const total = e.shape[0] ?? 0;
+      if (!Number.isSafeInteger(start) || !Number.isSafeInteger(count) || start < 0 || count < 0 || start + count > total) {
+        throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.path}: rows [${start}, ${start + count}) of ${name} outside its ${total} rows`);
+      }
+      const rowBytes = total === 0 ? 0 : e.nbytes / total;
+      offset += start * rowBytes;
+      nbytes = count * rowBytes;
+      shape = [count, ...e.shape.slice(1)];
+    }
+    if (view.shape) {
+      const numel = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      if (numel(view.shape) !== numel(shape)) {
+        throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.path}: ${name} [${shape.join(', ')}] cannot be viewed as [${view.shape.join(', ')}]`);
+      }
+      shape = view.shape;
+    }
+    return new Tensor(await awaitNative(() => this.native.load(offset, nbytes, e.dtype, shape, dtype)));
   }
 }
