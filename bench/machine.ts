@@ -2,7 +2,7 @@
 import { execSync } from 'node:child_process';
 import os from 'node:os';
 
-import { info, type Info } from '../ts/index.js';
+import { info, type Info } from 'diffusion-attention';
 
 export interface Machine {
   date: string;

@@ -23,7 +23,9 @@ export function torchBaseline<T = Timing>(job: Record<string, unknown>, log: (li
   if (unavailable) return null;
   // PyTorch gets every core, as our CPU backend does (Debian's build defaults to one thread).
   const input = JSON.stringify({ threads: os.availableParallelism(), seed: 0, ...job });
-  const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_baseline.py')], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
+  // The script stays in bench/ (shipped as is) while this file may run compiled from lib/bench/.
+  const script = path.join(path.dirname(require.resolve('diffusion-attention/package.json')), 'bench', 'torch_baseline.py');
+  const r = spawnSync(PYTHON, [script], { input, encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {
     unavailable = /No module named 'torch'/.test(r.stderr)
       ? `PyTorch not found for ${PYTHON} (apt-get install python3-torch libopenblas0-pthread)`

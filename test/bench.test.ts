@@ -25,6 +25,17 @@ test('bench --quick writes results.json and results.md with one row per case', (
   const md = fs.readFileSync(path.join(out, 'results.md'), 'utf8');
   assert.match(md, /^Machine: /);
   assert.is(md.split('\n').filter((l) => l.startsWith('| convert |')).length, 4);
+  const png = fs.readFileSync(path.join(out, 'convert.png'));
+  assert.equal([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG chart');
+  fs.rmSync(out, { recursive: true });
+});
+
+test('the CLI runs the same harness: diffusion-attention bench', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'da-bench-cli-'));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'ts', 'cli', 'index.ts'),
+    'bench', 'convert', '--quick', '--no-baseline', '--repeats', '1', '--out', out], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'results.json')));
   fs.rmSync(out, { recursive: true });
 });
 

@@ -5,7 +5,7 @@
  * rate of the attention it replaces. Baselines (PyTorch, same shapes, same run): materialised
  * matmul-softmax-matmul for plain attention, and the unfused torch.fft logit-domain edit for AFM.
  */
-import { AttentionCache, Tensor, attention, type AttentionOptions } from '../../ts/index.js';
+import { AttentionCache, Tensor, attention, type AttentionOptions } from 'diffusion-attention';
 import { measure } from '../measure.js';
 import { torchBaseline } from '../torch.js';
 import type { Row, Suite, SuiteContext } from '../types.js';

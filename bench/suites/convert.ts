@@ -2,7 +2,7 @@
  * `convert`: dtype conversion (float32 <-> float16/bfloat16) of host tensors, a memory-bound op:
  * bytes moved = n * (input size + output size); GB/s against the baseline's.
  */
-import { Tensor, type DType } from '../../ts/index.js';
+import { Tensor, type DType } from 'diffusion-attention';
 import { measure } from '../measure.js';
 import { torchBaseline } from '../torch.js';
 import type { Row, Suite } from '../types.js';

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * The `diffusion-attention` command. Today: `info`. Later issues add `generate`, `bench`, `eval`.
+ * The `diffusion-attention` command: `info` and `bench`. Later issues add `generate` and `eval`.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
  */
+import path from 'node:path';
+
 import { Command, CommanderError } from 'commander';
 
 import { DiffusionAttentionError } from '../errors.js';
 import { info, type Info } from '../info.js';
-import { PACKAGE_VERSION } from '../native/load.js';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../native/load.js';
 
 function formatBytes(n: number): string {
   return `${(n / 2 ** 30).toFixed(1)} GiB`;
@@ -41,15 +43,30 @@ program.command('info')
     console.log(opts.json ? JSON.stringify(i, null, 2) : formatInfo(i));
   });
 
-try {
-  program.parse();
-} catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version exit 0; usage errors (already printed by commander) exit 2.
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else {
-    const code = err instanceof DiffusionAttentionError ? ` [${err.code}]` : '';
-    console.error(`error${code}: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
+program.command('bench')
+  .description('run the benchmark harness (see `diffusion-attention bench --help`)')
+  .helpOption(false)
+  .allowUnknownOption()
+  .argument('[args...]', 'suites and options of the harness')
+  .action(async (args: string[]) => {
+    // The compiled harness (lib/bench), also when this file runs from ts/ in a clone.
+    const harness = require(path.join(PACKAGE_ROOT, 'lib', 'bench', 'index.js')) as { main(argv: string[]): Promise<void> };
+    await harness.main(args);
+  });
+
+async function run(): Promise<void> {
+  try {
+    await program.parseAsync();
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors (already printed by commander) exit 2.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+    } else {
+      const code = err instanceof DiffusionAttentionError ? ` [${err.code}]` : '';
+      console.error(`error${code}: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
   }
 }
+
+void run();
