@@ -263,3 +263,43 @@ errors('bad inputs are typed errors, raised before native work', async () => {
 });
 
 errors.run();
+
+const causal = suite('attention: causal (text encoders)');
+
+causal('query i attends keys j <= i only, across key blocks, with a padding mask', async () => {
+  for (const s of [{ B: 2, H: 3, N: 77, T: 77, d: 64 }, { B: 1, H: 2, N: 150, T: 150, d: 40 }, { B: 2, H: 1, N: 5, T: 5, d: 8 }]) {
+    const c = makeCase(s, next);
+    const t = tensors(c);
+    const mask = randomMask(s.B, s.T, next, 1);
+    const got = await values(await attention(t.q, t.k, t.v, { causal: true, mask }));
+    // Reference: softmax over j <= i (and unmasked), per (b, h, i), in float64.
+    const { B, H, N, T, d } = c.dims;
+    const want = new Float64Array(B * H * N * d);
+    const scale = 1 / Math.sqrt(d);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < N; i++) {
+      const logit = (j: number) => {
+        let z = 0;
+        for (let k = 0; k < d; k++) z += c.q[((b * H + h) * N + i) * d + k]! * c.k[((b * H + h) * T + j) * d + k]!;
+        return z * scale;
+      };
+      const allowed = (j: number) => j <= i && mask[b * T + j] !== 0;
+      const js = Array.from({ length: T }, (_, j) => j).filter(allowed);
+      const zs = js.map(logit), mx = Math.max(...zs);
+      const ps = zs.map((z) => Math.exp(z - mx)), sum = ps.reduce((a2, x) => a2 + x, 0);
+      js.forEach((j, n) => {
+        for (let k = 0; k < d; k++) want[((b * H + h) * N + i) * d + k]! += (ps[n]! / sum) * c.v[((b * H + h) * T + j) * d + k]!;
+      });
+    }
+    assert.ok(got.every(Number.isFinite));
+    assert.ok(relativeError(got, want) <= TOL, `causal ${JSON.stringify(s)}: ${relativeError(got, want)}`);
+  }
+});
+
+causal('causal does not combine with the guidance variants, and query 0 must see key 0', async () => {
+  const c = makeCase({ B: 2, H: 1, N: 4, T: 4, d: 8 }, next);
+  const t = tensors(c);
+  await throwsCode(() => attention(t.q, t.k, t.v, { causal: true, guidance: { kind: 'gag' } }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => attention(t.q, t.k, t.v, { causal: true, mask: new Uint8Array([1, 1, 1, 1, 0, 1, 1, 1]) }), 'E_SHAPE');
+});
+
+causal.run();

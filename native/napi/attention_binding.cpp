@@ -60,6 +60,7 @@ AttentionCall read_call(const Napi::CallbackInfo& info) {
     c.v = TensorWrap::TensorOf(info[2]);
   }
   c.mask = bytes(o.Get("mask"), "mask");
+  c.causal = flag(o, "causal", false);
   c.scale = num(o, "scale", 0.f);
 
   if (o.Get("afm").IsObject()) {

@@ -74,6 +74,16 @@ void check_call(const AttentionCall& c) {
   // Sizes that keep every index computation far from 32-bit overflow in the kernels.
   if (N * std::max<int64_t>(T, d) > (int64_t(1) << 31)) fail(ErrorCode::Shape, "N * T is too large for one call");
 
+  if (c.causal) {
+    if (q.device() != Device::Cpu) bad("causal attention is implemented on the CPU backend only so far");
+    // Query 0 sees key 0 alone: it must be attended, or that row has nothing to attend to.
+    for (int64_t b = 0; b < B && !c.mask.empty(); ++b) {
+      if (c.mask[b * T] == 0) fail(ErrorCode::Shape, "with causal attention the mask must attend to key 0 (row " + std::to_string(b) + " does not)");
+    }
+    if (c.afm.enabled || c.guidance.kind != GuidanceKind::None || c.capture.enabled || c.cache_mode != CacheMode::None) {
+      bad("causal attention (a text encoder's) cannot be combined with afm, guidance, cache or capture");
+    }
+  }
   const AfmParams& a = c.afm;
   if (a.enabled) {
     check_grid(a.grid_h, a.grid_w, N, "afm.grid");

@@ -77,6 +77,7 @@ struct CaptureParams {
 struct AttentionCall {
   Tensor q, k, v;
   std::vector<uint8_t> mask;  // [B, T], nonzero = attend; empty = attend to all
+  bool causal = false;        // query x attends keys j <= x only (CLIP's text encoder); CPU only
   float scale = 0.f;          // logit scale (1/sqrt(d) when the caller gives none)
   AfmParams afm;
   GuidanceParams guidance;

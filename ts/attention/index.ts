@@ -14,6 +14,7 @@ const mask = z.union([z.instanceof(Uint8Array), z.array(z.boolean()), tensor]);
 const optionsSchema = z.strictObject({
   mask: mask.optional(),
   scale: z.number().positive().optional(),
+  causal: z.boolean().optional(),
   afm: z.strictObject({
     grid,
     gainLow: z.number().optional(),
@@ -154,6 +155,14 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, options: Attent
   }
   const T = checkKeyValue(q, k, v, 'k and v');
   native.mask = await maskBytes(o.mask, B, T, 'mask');
+  if (o.causal) {
+    if (o.afm || o.guidance || o.cache || o.capture) throw invalid('causal attention cannot be combined with afm, guidance, cache or capture');
+    const m = native.mask as Uint8Array | undefined;
+    for (let b = 0; m && b < B; b++) {
+      if (m[b * T] === 0) throw shapeError(`with causal attention the mask must attend to key 0 (row ${b} does not)`);
+    }
+    native.causal = true;
+  }
   native.scale = o.scale ?? 1 / Math.sqrt(d);
   if (o.afm) {
     checkGrid(o.afm.grid, N, 'afm.grid');

@@ -99,6 +99,11 @@ export interface AttentionOptions {
   mask?: MaskInput;
   /** Logit scale; default `1 / sqrt(d)`. */
   scale?: number;
+  /**
+   * Causal attention: query i attends keys j <= i only (PyTorch SDPA's `is_causal`, as a text
+   * encoder uses). CPU backend; not combinable with afm, guidance, cache or capture.
+   */
+  causal?: boolean;
   afm?: AfmOptions;
   guidance?: GuidanceOptions;
   /**

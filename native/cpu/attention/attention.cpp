@@ -85,6 +85,7 @@ Packed pack(const Tensor& k, const Tensor& v, const std::vector<uint8_t>& mask) 
 
 struct Problem {
   int B, H, N, d;
+  bool causal;
   const float* q;
   // AFM fused: low band [N][dpad] and spatial mean [d] of q per (batch, head); null otherwise.
   std::unique_ptr<float[]> low, dc;
@@ -102,7 +103,7 @@ attn::Head head_of(const Problem& pr, const Packed& pk, size_t bh) {
   return h;
 }
 
-attn::Dims dims_of(const Problem& pr, const Packed& pk) { return {pr.N, pk.T, pr.d, pk.dpad, pk.blocks}; }
+attn::Dims dims_of(const Problem& pr, const Packed& pk) { return {pr.N, pk.T, pr.d, pk.dpad, pk.blocks, pr.causal}; }
 
 void band_split(Problem& pr, const AfmParams& afm, int dpad) {
   const attn::BandPlan plan = attn::make_band_plan(afm.grid_h, afm.grid_w, afm.cutoff, afm.width);
@@ -125,7 +126,7 @@ double mean_entropy(const Problem& pr, const Packed& pk, float scale) {
   const size_t BH = static_cast<size_t>(pr.B) * pr.H;
   const int tiles = (pr.N + kRows - 1) / kRows;
   std::vector<double> partial(static_cast<size_t>(thread_count()), 0.0);
-  Problem plain{pr.B, pr.H, pr.N, pr.d, pr.q, nullptr, nullptr};
+  Problem plain{pr.B, pr.H, pr.N, pr.d, pr.causal, pr.q, nullptr, nullptr};
   parallel_for(BH * tiles, [&](size_t begin, size_t end, int worker) {
     attn::Scratch sc;
     double sum = 0;
@@ -256,7 +257,7 @@ void nag_combine(float* zp, const float* zn, int B, int H, int N, int d, const G
 
 AttentionResult attention(const AttentionCall& call) {
   Problem pr{static_cast<int>(call.q.shape[0]), static_cast<int>(call.q.shape[1]), static_cast<int>(call.q.shape[2]),
-             static_cast<int>(call.q.shape[3]), static_cast<const float*>(call.q.data()), nullptr, nullptr};
+             static_cast<int>(call.q.shape[3]), call.causal, static_cast<const float*>(call.q.data()), nullptr, nullptr};
   AttentionResult result;
   result.out = tensor_empty(call.q.shape, DType::Float32, Device::Cpu);
   float* out = static_cast<float*>(result.out.data());

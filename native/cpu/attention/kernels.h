@@ -28,6 +28,7 @@ struct Dims {
   int N, T, d;
   int dpad;    // d rounded up to the vector width
   int blocks;  // ceil(T / kKeys)
+  bool causal; // query x attends only keys j <= x
 };
 
 // The query a tile is formed from on load: Q' = cq*Q + clow*L + cdc*D (the logit scale folded in).

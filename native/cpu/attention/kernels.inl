@@ -130,8 +130,9 @@ float* form_q(const Head& h, const Dims& dm, QForm f, int x0, int rows, Scratch&
   return q;
 }
 
-// Number of valid keys in block b, and -inf into the masked and padding lanes of S.
-int mask_block(const Head& h, const Dims& dm, int b, float* s, int sstride, int rows) {
+// Number of valid keys in block b, and -inf into the masked and padding lanes of S (and, when
+// causal, into the keys after each row's own position x0 + r).
+int mask_block(const Head& h, const Dims& dm, int b, int x0, float* s, int sstride, int rows) {
   const int j0 = b * kKeys;
   const int nk = dm.T - j0 < kKeys ? dm.T - j0 : kKeys;
   const int padded = (nk + W - 1) / W * W;
@@ -139,7 +140,19 @@ int mask_block(const Head& h, const Dims& dm, int b, float* s, int sstride, int 
     if (j < nk && (h.mask == nullptr || h.mask[j0 + j])) continue;
     for (int r = 0; r < rows; ++r) s[r * sstride + j] = kNegInf;
   }
+  if (dm.causal) {
+    for (int r = 0; r < rows; ++r)
+      for (int j = x0 + r - j0 + 1; j < padded; ++j)
+        if (j >= 0) s[r * sstride + j] = kNegInf;
+  }
   return nk;
+}
+
+// With a causal mask, blocks that start after the tile's last row hold only future keys.
+inline int live_blocks(const Dims& dm, int x0, int rows) {
+  if (!dm.causal) return dm.blocks;
+  const int last = (x0 + rows - 1) / kKeys + 1;
+  return last < dm.blocks ? last : dm.blocks;
 }
 
 // One online-softmax step on a row of S (n = padded key count): returns the rescale factor of the
@@ -174,11 +187,11 @@ void flash(const Head& h, const Dims& dm, QForm f, int x0, int rows, float* out,
   for (int i = 0; i < rows * dm.dpad; ++i) o[i] = 0.f;
   float m[kRows], l[kRows];
   for (int r = 0; r < rows; ++r) m[r] = kNegInf, l[r] = 0.f;
-  for (int b = 0; b < dm.blocks; ++b) {
+  for (int b = 0; b < live_blocks(dm, x0, rows); ++b) {
     const int nk0 = dm.T - b * kKeys < kKeys ? dm.T - b * kKeys : kKeys;
     const int nvec = (nk0 + W - 1) / W;
     qk_block(q, rows, dm.d, h.kt + static_cast<size_t>(b) * dm.d * kKeys, nvec, s, kKeys);
-    const int nk = mask_block(h, dm, b, s, kKeys, rows);
+    const int nk = mask_block(h, dm, b, x0, s, kKeys, rows);
     for (int r = 0; r < rows; ++r) {
       const float alpha = softmax_step(s + r * kKeys, nvec * W, m[r], l[r]);
       if (alpha != 1.f) {
@@ -201,11 +214,11 @@ double entropy(const Head& h, const Dims& dm, QForm f, int x0, int rows, float i
   float* s = grow(sc.s, static_cast<size_t>(kRows) * kKeys);
   float m[kRows], l[kRows], t[kRows];
   for (int r = 0; r < rows; ++r) m[r] = kNegInf, l[r] = 0.f, t[r] = 0.f;
-  for (int b = 0; b < dm.blocks; ++b) {
+  for (int b = 0; b < live_blocks(dm, x0, rows); ++b) {
     const int nk0 = dm.T - b * kKeys < kKeys ? dm.T - b * kKeys : kKeys;
     const int nvec = (nk0 + W - 1) / W;
     qk_block(q, rows, dm.d, h.kt + static_cast<size_t>(b) * dm.d * kKeys, nvec, s, kKeys);
-    mask_block(h, dm, b, s, kKeys, rows);
+    mask_block(h, dm, b, x0, s, kKeys, rows);
     for (int r = 0; r < rows; ++r) {
       float* srow = s + r * kKeys;
       V mx = V::set1(kNegInf);
@@ -244,7 +257,7 @@ void logits(const Head& h, const Dims& dm, QForm f, int x0, int rows, float* dst
     const int nk0 = dm.T - b * kKeys < kKeys ? dm.T - b * kKeys : kKeys;
     const int nvec = (nk0 + W - 1) / W;
     qk_block(q, rows, dm.d, h.kt + static_cast<size_t>(b) * dm.d * kKeys, nvec, s, kKeys);
-    const int nk = mask_block(h, dm, b, s, kKeys, rows);
+    const int nk = mask_block(h, dm, b, x0, s, kKeys, rows);
     for (int r = 0; r < rows; ++r)
       for (int j = 0; j < nk; ++j) dst[r * lstride + b * kKeys + j] = s[r * kKeys + j];
   }
