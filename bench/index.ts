@@ -14,10 +14,11 @@ import { describeMachine } from './machine.js';
 import { markdown, type Ceilings } from './report.js';
 import { attentionSuite } from './suites/attention.js';
 import { convertSuite } from './suites/convert.js';
+import { opsSuite } from './suites/ops.js';
 import { torchBaseline } from './torch.js';
 import type { Row, Suite } from './types.js';
 
-const SUITES: Suite[] = [attentionSuite, convertSuite];
+const SUITES: Suite[] = [attentionSuite, convertSuite, opsSuite];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('bench')

@@ -10,6 +10,11 @@ Jobs (all with "warmup", "repeats", "threads", "seed"):
       plain: softmax(q k^T * scale) v, the materialised matmul-softmax-matmul;
       afm: the unfused logit-domain AFM edit (reference/afm.md §4) with torch.fft before the softmax.
   {"op": "ceilings"}: measured float32 matmul GFLOP/s and copy GB/s of this machine.
+  {"op": "ops", "cases": [{"kind": "linear", "M", "K", "N"} | {"kind": "conv2d", "N", "C", "H", "O", "k", "stride"}
+                          | {"kind": "group_norm", "shape", "groups"} | {"kind": "layer_norm", "rows", "D"}
+                          | {"kind": "geglu", "rows", "h"}]}
+      the model ops of bench/suites/ops.ts: F.linear with bias, F.conv2d with bias (padding k // 2),
+      F.silu(F.group_norm(...)) with affine, F.layer_norm with affine, value * F.gelu(gate).
 """
 import json
 import statistics
@@ -17,6 +22,7 @@ import sys
 import time
 
 import torch
+import torch.nn.functional as F
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -98,10 +104,43 @@ def ceilings(job):
     return [{"matmulGflops": 2 * n ** 3 / (mm["median"] / 1e3) / 1e9, "copyGBs": 2 * x.numel() * 4 / (cp["median"] / 1e3) / 1e9}]
 
 
+def model_ops(job):
+    out = []
+    gen = torch.Generator().manual_seed(job.get("seed", 0))
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=gen) * 2 - 1
+
+    for c in job["cases"]:
+        kind = c["kind"]
+        if kind == "linear":
+            sets = [(rand(c["M"], c["K"]), rand(c["N"], c["K"]), rand(c["N"])) for _ in range(2)]
+            fn = lambda i: F.linear(*sets[i % 2])
+        elif kind == "conv2d":
+            sets = [(rand(c["N"], c["C"], c["H"], c["H"]), rand(c["O"], c["C"], c["k"], c["k"]), rand(c["O"])) for _ in range(2)]
+            fn = lambda i: F.conv2d(*sets[i % 2], stride=c["stride"], padding=c["k"] // 2)
+        elif kind == "group_norm":
+            C = c["shape"][1]
+            sets = [(rand(*c["shape"]), rand(C), rand(C)) for _ in range(2)]
+            fn = lambda i: F.silu(F.group_norm(sets[i % 2][0], c["groups"], sets[i % 2][1], sets[i % 2][2], 1e-5))
+        elif kind == "layer_norm":
+            sets = [(rand(c["rows"], c["D"]), rand(c["D"]), rand(c["D"])) for _ in range(2)]
+            fn = lambda i: F.layer_norm(sets[i % 2][0], (c["D"],), sets[i % 2][1], sets[i % 2][2], 1e-5)
+        else:
+            sets = [rand(c["rows"], 2 * c["h"]) for _ in range(2)]
+
+            def fn(i):
+                value, gate = sets[i % 2].chunk(2, dim=-1)
+                return value * F.gelu(gate)
+        with torch.no_grad():
+            out.append(measure(fn, job["warmup"], job["repeats"]))
+    return out
+
+
 def main():
     job = json.load(sys.stdin)
     torch.set_num_threads(job.get("threads", torch.get_num_threads()))
-    ops = {"convert": convert, "attention": attention, "ceilings": ceilings}
+    ops = {"convert": convert, "attention": attention, "ceilings": ceilings, "ops": model_ops}
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "timings": ops[job["op"]](job)}
     json.dump(result, sys.stdout)
 

@@ -47,6 +47,13 @@ Tensor tensor_empty(const std::vector<int64_t>& shape, DType dtype, Device devic
   return t;
 }
 
+Tensor tensor_view(const Tensor& t, const std::vector<int64_t>& shape) {
+  if (checked_numel(shape) != t.numel()) fail(ErrorCode::Shape, "cannot view " + t.describe() + " with another element count");
+  Tensor v = t;
+  v.shape = shape;
+  return v;
+}
+
 Tensor tensor_to(const Tensor& src, DType dtype, Device device) {
   Tensor dst = tensor_empty(src.shape, dtype, device);
   const size_t n = static_cast<size_t>(src.numel());

@@ -55,6 +55,9 @@ struct Tensor {
 uint64_t checked_numel(const std::vector<int64_t>& shape);
 // Uninitialised tensor; throws E_SHAPE, E_NO_CUDA or E_RESOURCE.
 Tensor tensor_empty(const std::vector<int64_t>& shape, DType dtype, Device device);
+// The same storage under another shape with as many elements (tensors are immutable, so sharing
+// is safe). Throws E_SHAPE when the element counts differ.
+Tensor tensor_view(const Tensor& t, const std::vector<int64_t>& shape);
 // A new tensor holding `src` converted to `dtype` on `device` (a copy even when nothing changes).
 Tensor tensor_to(const Tensor& src, DType dtype, Device device);
 

@@ -4,6 +4,8 @@
 #include "attention_binding.h"
 #include "cache_wrap.h"
 #include "info.h"
+#include "models_binding.h"
+#include "ops_binding.h"
 #include "tensor_wrap.h"
 #include "weights_binding.h"
 
@@ -12,9 +14,11 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<da::napi::Info>(env, "info"));
   exports.Set("attention", Napi::Function::New<da::napi::Attention>(env, "attention"));
+  exports.Set("runOp", Napi::Function::New<da::napi::RunOp>(env, "runOp"));
   da::napi::TensorWrap::Register(env, exports);
   da::napi::CacheWrap::Register(env, exports);
   da::napi::RegisterWeights(env, exports);
+  da::napi::RegisterModels(env, exports);
   return exports;
 }
 

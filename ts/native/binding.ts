@@ -67,10 +67,18 @@ export interface NativeWeightFile {
   load(offset: number, nbytes: number, fileDtype: string, shape: number[], compute: NativeDType): Promise<NativeTensor>;
 }
 
+/** CLIPTextModel (native/napi/models_binding.h). */
+export interface NativeTextEncoder {
+  encodeIds(ids: Int32Array, B: number, T: number, clipSkip: number): Promise<NativeTensor>;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   NativeTensor: NativeTensorClass;
   NativeAttentionCache: new () => NativeAttentionCache;
   NativeWeightFile: new (path: string) => NativeWeightFile;
+  NativeTextEncoder: new (config: object, weights: Record<string, NativeTensor>) => NativeTextEncoder;
   attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
+  /** The model ops by name, for tests and benchmarks only (native/napi/ops_binding.h lists names and params). */
+  runOp(name: string, inputs: NativeTensor[], params: object): Promise<NativeTensor>;
 }
