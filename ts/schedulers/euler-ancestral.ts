@@ -11,41 +11,12 @@
  * this sampler takes EulerDiscreteScheduler's Karras schedule (sigmas and timesteps) and the
  * ancestral step above, which is what k-diffusion and the popular web UIs call "Euler a Karras".
  */
-import type { EulerSettings } from './config.js';
-import { eulerSchedule, eulerX0 } from './euler.js';
-import {
-  type NoiseSource, type Samples, type Scheduler, checkSamples, checkStepIndex, invalid, like, scaled,
-} from './scheduler.js';
+import { EulerFamilyScheduler, eulerX0 } from './euler.js';
+import { type NoiseSource, type Samples, checkSamples, checkStepIndex, invalid, like } from './scheduler.js';
 import { DiffusionAttentionError } from '../errors.js';
 
-export class EulerAncestralScheduler implements Scheduler {
+export class EulerAncestralScheduler extends EulerFamilyScheduler {
   readonly kind = 'euler-ancestral' as const;
-  readonly karras: boolean;
-  readonly predictionType: EulerSettings['predictionType'];
-  readonly steps: number;
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma: number;
-
-  constructor(settings: EulerSettings, steps: number, karras: boolean) {
-    const schedule = eulerSchedule(settings, steps, karras);
-    this.karras = karras;
-    this.predictionType = settings.predictionType;
-    this.steps = steps;
-    this.timesteps = Object.freeze(schedule.timesteps);
-    this.sigmas = Object.freeze(schedule.sigmas);
-    this.initNoiseSigma = schedule.initNoiseSigma;
-  }
-
-  inputScale(stepIndex: number): number {
-    checkStepIndex(stepIndex, this.steps);
-    const sigma = this.sigmas[stepIndex]!;
-    return 1 / Math.sqrt(sigma * sigma + 1);
-  }
-
-  scaleModelInput<T extends Samples>(sample: T, stepIndex: number): T {
-    return scaled(sample, this.inputScale(stepIndex));
-  }
 
   step<T extends Samples>(modelOutput: Samples, stepIndex: number, sample: T, noise?: NoiseSource): T {
     checkStepIndex(stepIndex, this.steps);
@@ -70,5 +41,4 @@ export class EulerAncestralScheduler implements Scheduler {
     return out;
   }
 
-  reset(): void {}
 }

@@ -59,8 +59,13 @@ export function eulerX0(v: boolean, sigma: number): (x: number, m: number) => nu
   return (x, m) => m * cOut + x * cSkip;
 }
 
-export class EulerScheduler implements Scheduler {
-  readonly kind = 'euler' as const;
+/**
+ * What the two Euler samplers share (diffusers' EulerDiscreteScheduler and
+ * EulerAncestralDiscreteScheduler compute the same schedule and input scaling): the sigma
+ * schedule and the model-input scaling 1/sqrt(sigma^2 + 1). Subclasses supply the step.
+ */
+export abstract class EulerFamilyScheduler implements Scheduler {
+  abstract readonly kind: 'euler' | 'euler-ancestral';
   readonly karras: boolean;
   readonly predictionType: EulerSettings['predictionType'];
   readonly steps: number;
@@ -88,6 +93,15 @@ export class EulerScheduler implements Scheduler {
     return scaled(sample, this.inputScale(stepIndex));
   }
 
+  abstract step<T extends Samples>(modelOutput: Samples, stepIndex: number, sample: T, noise?: NoiseSource): T;
+
+  /** Nothing to reset: Euler steps keep no state between calls. */
+  reset(): void {}
+}
+
+export class EulerScheduler extends EulerFamilyScheduler {
+  readonly kind = 'euler' as const;
+
   step<T extends Samples>(modelOutput: Samples, stepIndex: number, sample: T, _noise?: NoiseSource): T {
     checkStepIndex(stepIndex, this.steps);
     checkSamples(modelOutput, sample);
@@ -103,5 +117,4 @@ export class EulerScheduler implements Scheduler {
     return out;
   }
 
-  reset(): void {}
 }
