@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "../models/clip_text.h"
+#include "../models/vae.h"
 #include "errors.h"
 #include "promise_job.h"
 #include "tensor_wrap.h"
@@ -70,9 +71,68 @@ class TextEncoderWrap final : public Napi::ObjectWrap<TextEncoderWrap> {
   std::shared_ptr<ClipTextModel> model_;
 };
 
+class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
+ public:
+  explicit VaeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VaeWrap>(info) {
+    guard(info.Env(), [&] {
+      if (info.Length() < 2 || !info[0].IsObject()) fail(ErrorCode::InvalidArgument, "NativeVae(config, weights)");
+      const Napi::Object c = info[0].As<Napi::Object>();
+      VaeConfig config;
+      config.in_channels = int_field(c, "inChannels");
+      config.out_channels = int_field(c, "outChannels");
+      config.latent_channels = int_field(c, "latentChannels");
+      config.layers_per_block = int_field(c, "layersPerBlock");
+      config.norm_num_groups = int_field(c, "normNumGroups");
+      const Napi::Value blocks = c.Get("blockOutChannels");
+      if (!blocks.IsArray()) fail(ErrorCode::ModelFormat, "config.blockOutChannels must be an array");
+      for (uint32_t i = 0; i < blocks.As<Napi::Array>().Length(); ++i) {
+        config.block_out_channels.push_back(blocks.As<Napi::Array>().Get(i).ToNumber().Int32Value());
+      }
+      model_ = std::make_shared<AutoencoderKL>(config, read_weights(info[1]));
+    });
+  }
+
+  // decode(latents) -> Promise<NativeTensor>
+  Napi::Value Decode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      const Tensor z = TensorWrap::TensorOf(info[0]);
+      auto model = model_;
+      auto result = std::make_shared<Tensor>();
+      return PromiseJob::Queue(
+          env, [model, z, result] { *result = model->decode(z); },
+          [result](Napi::Env e, Napi::Object) -> Napi::Value { return TensorWrap::Wrap(e, std::move(*result)); });
+    });
+  }
+
+  // encode(images) -> Promise<[mean, logvar]>
+  Napi::Value Encode(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      const Tensor x = TensorWrap::TensorOf(info[0]);
+      auto model = model_;
+      auto result = std::make_shared<std::pair<Tensor, Tensor>>();
+      return PromiseJob::Queue(
+          env, [model, x, result] { *result = model->encode(x); },
+          [result](Napi::Env e, Napi::Object) -> Napi::Value {
+            Napi::Array out = Napi::Array::New(e, 2);
+            out.Set(0u, TensorWrap::Wrap(e, std::move(result->first)));
+            out.Set(1u, TensorWrap::Wrap(e, std::move(result->second)));
+            return out;
+          });
+    });
+  }
+
+ private:
+  std::shared_ptr<AutoencoderKL> model_;
+};
+
 }  // namespace
 
 void RegisterModels(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeVae", VaeWrap::DefineClass(env, "NativeVae",
+                                                {VaeWrap::InstanceMethod<&VaeWrap::Decode>("decode"),
+                                                 VaeWrap::InstanceMethod<&VaeWrap::Encode>("encode")}));
   exports.Set("NativeTextEncoder", TextEncoderWrap::DefineClass(env, "NativeTextEncoder",
                                                                 {TextEncoderWrap::InstanceMethod<&TextEncoderWrap::EncodeIds>("encodeIds")}));
 }

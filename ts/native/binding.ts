@@ -72,12 +72,19 @@ export interface NativeTextEncoder {
   encodeIds(ids: Int32Array, B: number, T: number, clipSkip: number): Promise<NativeTensor>;
 }
 
+/** AutoencoderKL (native/napi/models_binding.h). */
+export interface NativeVae {
+  decode(latents: NativeTensor): Promise<NativeTensor>;
+  encode(images: NativeTensor): Promise<[NativeTensor, NativeTensor]>;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   NativeTensor: NativeTensorClass;
   NativeAttentionCache: new () => NativeAttentionCache;
   NativeWeightFile: new (path: string) => NativeWeightFile;
   NativeTextEncoder: new (config: object, weights: Record<string, NativeTensor>) => NativeTextEncoder;
+  NativeVae: new (config: object, weights: Record<string, NativeTensor>) => NativeVae;
   attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
   /** The model ops by name, for tests and benchmarks only (native/napi/ops_binding.h lists names and params). */
   runOp(name: string, inputs: NativeTensor[], params: object): Promise<NativeTensor>;
