@@ -60,10 +60,7 @@ class TextEncoderWrap final : public Napi::ObjectWrap<TextEncoderWrap> {
       std::vector<int64_t> ids(a.Data(), a.Data() + a.ElementLength());
       const int B = info[1].ToNumber().Int32Value(), T = info[2].ToNumber().Int32Value(), skip = info[3].ToNumber().Int32Value();
       auto model = model_;
-      auto result = std::make_shared<Tensor>();
-      return PromiseJob::Queue(
-          env, [model, ids, B, T, skip, result] { *result = model->encode(ids, B, T, skip); },
-          [result](Napi::Env e, Napi::Object) -> Napi::Value { return TensorWrap::Wrap(e, std::move(*result)); });
+      return TensorWrap::QueueJob(env, [model, ids, B, T, skip] { return model->encode(ids, B, T, skip); });
     });
   }
 
@@ -98,10 +95,7 @@ class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
     return guard(env, [&]() -> Napi::Value {
       const Tensor z = TensorWrap::TensorOf(info[0]);
       auto model = model_;
-      auto result = std::make_shared<Tensor>();
-      return PromiseJob::Queue(
-          env, [model, z, result] { *result = model->decode(z); },
-          [result](Napi::Env e, Napi::Object) -> Napi::Value { return TensorWrap::Wrap(e, std::move(*result)); });
+      return TensorWrap::QueueJob(env, [model, z] { return model->decode(z); });
     });
   }
 

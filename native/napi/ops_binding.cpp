@@ -8,7 +8,6 @@
 
 #include "../ops/ops.h"
 #include "errors.h"
-#include "promise_job.h"
 #include "tensor_wrap.h"
 
 namespace da::napi {
@@ -197,10 +196,7 @@ Napi::Value RunOp(const Napi::CallbackInfo& info) {
     std::vector<Tensor> inputs;
     for (uint32_t i = 0; i < list.Length(); ++i) inputs.push_back(TensorWrap::TensorOf(list.Get(i)));
     const std::function<Tensor()> job = prepare(Params{info[0].As<Napi::String>().Utf8Value(), info[2].As<Napi::Object>()}, std::move(inputs));
-    auto result = std::make_shared<Tensor>();
-    return PromiseJob::Queue(
-        env, [job, result] { *result = job(); },
-        [result](Napi::Env e, Napi::Object) -> Napi::Value { return TensorWrap::Wrap(e, std::move(*result)); });
+    return TensorWrap::QueueJob(env, job);
   });
 }
 

@@ -119,6 +119,13 @@ Napi::Value TensorWrap::FromHost(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value TensorWrap::QueueJob(Napi::Env env, std::function<Tensor()> work) {
+  auto result = std::make_shared<Tensor>();
+  return PromiseJob::Queue(
+      env, [work = std::move(work), result] { *result = work(); },
+      [result](Napi::Env e, Napi::Object) -> Napi::Value { return Wrap(e, std::move(*result)); });
+}
+
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     const Tensor& t = Get();
@@ -163,10 +170,7 @@ Napi::Value TensorWrap::To(const Napi::CallbackInfo& info) {
     const da::DType dtype = dtype_from_name(info[0].As<Napi::String>().Utf8Value());
     const da::Device device = device_from_name(info[1].As<Napi::String>().Utf8Value());
     if (device == da::Device::Cuda) cuda_backend();  // E_NO_CUDA now, not from the worker
-    auto result = std::make_shared<Tensor>();
-    return PromiseJob::Queue(
-        env, [src, dtype, device, result] { *result = tensor_to(src, dtype, device); },
-        [result](Napi::Env e, Napi::Object) -> Napi::Value { return Wrap(e, std::move(*result)); });
+    return QueueJob(env, [src, dtype, device] { return tensor_to(src, dtype, device); });
   });
 }
 

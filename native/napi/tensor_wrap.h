@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <functional>
 #include <optional>
 
 #include "../core/tensor.h"
@@ -16,6 +17,8 @@ class TensorWrap final : public Napi::ObjectWrap<TensorWrap> {
   static void Register(Napi::Env env, Napi::Object exports);
   // A new JS object owning `t`.
   static Napi::Object Wrap(Napi::Env env, Tensor t);
+  // Runs `work` on the thread pool and resolves the returned promise with its tensor, wrapped.
+  static Napi::Value QueueJob(Napi::Env env, std::function<Tensor()> work);
   // The tensor behind a JS value; throws E_DTYPE if it is not a native tensor, E_DISPOSED if disposed.
   static const Tensor& TensorOf(const Napi::Value& value);
 

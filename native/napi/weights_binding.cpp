@@ -4,7 +4,6 @@
 
 #include "../weights/mapped_file.h"
 #include "errors.h"
-#include "promise_job.h"
 #include "tensor_wrap.h"
 
 namespace da::napi {
@@ -52,10 +51,7 @@ class WeightFileWrap final : public Napi::ObjectWrap<WeightFileWrap> {
       for (uint32_t i = 0; i < shape.Length(); ++i) t.shape.push_back(static_cast<int64_t>(byte_count(shape.Get(i), "shape entry")));
       const DType compute = dtype_from_name(info[4].As<Napi::String>().Utf8Value());
       auto file = file_;
-      auto result = std::make_shared<Tensor>();
-      return PromiseJob::Queue(
-          env, [file, t, compute, result] { *result = load_tensor(file, t, compute); },
-          [result](Napi::Env e, Napi::Object) -> Napi::Value { return TensorWrap::Wrap(e, std::move(*result)); });
+      return TensorWrap::QueueJob(env, [file, t, compute] { return load_tensor(file, t, compute); });
     });
   }
 
