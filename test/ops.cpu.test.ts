@@ -204,6 +204,18 @@ pointwise('add: same shape, and [N, C] broadcast over [N, C, H, W]', async () =>
   assert.ok(relativeError(await values(await runOp('add', [Tensor.from(big, [2, 320, 16, 16]), Tensor.from(temb, [2, 320])])), addRef(big, temb, 256)) <= TOL);
 });
 
+pointwise('average_halves: the mean of the two halves of the leading dim', async () => {
+  for (const shape of [[2, 3], [4, 5, 7], [6, 1, 33, 9]]) {
+    const x = randomArray(shape.reduce((a, b) => a * b, 1), next);
+    const y = await runOp('average_halves', [Tensor.from(x, shape)]);
+    assert.equal(y.shape, [shape[0]! / 2, ...shape.slice(1)]);
+    const half = x.length / 2;
+    const ref = Array.from({ length: half }, (_, i) => (x[i]! + x[half + i]!) / 2);
+    assert.ok(relativeError(await values(y), ref) <= TOL);
+  }
+  await throwsCode(() => runOp('average_halves', [Tensor.from(new Float32Array(9), [3, 3])]), 'E_SHAPE');
+});
+
 pointwise('upsample_nearest2x repeats every pixel 2x2', async () => {
   for (const shape of [[2, 3, 5, 7], [1, 1, 1, 1], [1, 4, 8, 3]]) {
     const [N, C, H, W] = shape as [number, number, number, number];

@@ -24,6 +24,7 @@ void activation(const Tensor&, Activation, Tensor&) { pending("activation"); }
 void geglu(const Tensor&, Tensor&) { pending("geglu"); }
 void upsample_nearest2x(const Tensor&, Tensor&) { pending("upsample_nearest2x"); }
 void add(const Tensor&, const Tensor&, Tensor&) { pending("add"); }
+void average_halves(const Tensor&, Tensor&) { pending("average_halves"); }
 void timestep_embedding(const Tensor&, const TimestepParams&, Tensor&) { pending("timestep_embedding"); }
 void concat(const std::vector<Tensor>&, int, Tensor&) { pending("concat"); }
 void slice(const Tensor&, int, int64_t, Tensor&) { pending("slice"); }

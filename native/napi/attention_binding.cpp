@@ -1,9 +1,9 @@
 #include "attention_binding.h"
 
-#include <cstring>
 #include <memory>
 
 #include "../ops/attention.h"
+#include "attention_options.h"
 #include "cache_wrap.h"
 #include "errors.h"
 #include "promise_job.h"
@@ -12,41 +12,6 @@
 namespace da::napi {
 
 namespace {
-
-float num(const Napi::Object& o, const char* key, float fallback) {
-  const Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) fail(ErrorCode::InvalidArgument, std::string(key) + " must be a number");
-  return static_cast<float>(v.As<Napi::Number>().DoubleValue());
-}
-
-int integer(const Napi::Object& o, const char* key, int fallback) {
-  const double x = num(o, key, static_cast<float>(fallback));
-  if (x != static_cast<double>(static_cast<int>(x))) fail(ErrorCode::InvalidArgument, std::string(key) + " must be an integer");
-  return static_cast<int>(x);
-}
-
-bool flag(const Napi::Object& o, const char* key, bool fallback) {
-  const Napi::Value v = o.Get(key);
-  return v.IsUndefined() ? fallback : v.ToBoolean().Value();
-}
-
-std::vector<uint8_t> bytes(const Napi::Value& v, const char* name) {
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    fail(ErrorCode::InvalidArgument, std::string(name) + " must be a Uint8Array");
-  }
-  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
-void grid(const Napi::Object& o, int& h, int& w, const char* name) {
-  const Napi::Value g = o.Get("grid");
-  if (!g.IsArray() || g.As<Napi::Array>().Length() != 2) fail(ErrorCode::InvalidArgument, std::string(name) + ".grid must be [H, W]");
-  const Napi::Array a = g.As<Napi::Array>();
-  h = a.Get(0u).ToNumber().Int32Value();
-  w = a.Get(1u).ToNumber().Int32Value();
-}
 
 AttentionCall read_call(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[3].IsObject()) fail(ErrorCode::InvalidArgument, "attention(q, k, v, options): bad arguments");
@@ -59,76 +24,21 @@ AttentionCall read_call(const Napi::CallbackInfo& info) {
     c.k = TensorWrap::TensorOf(info[1]);
     c.v = TensorWrap::TensorOf(info[2]);
   }
-  c.mask = bytes(o.Get("mask"), "mask");
-  c.causal = flag(o, "causal", false);
-  c.scale = num(o, "scale", 0.f);
+  c.mask = bytes_field(o.Get("mask"), "mask");
+  c.causal = flag_field(o, "causal", false);
+  c.scale = number_field(o, "scale", 0.f);
 
-  if (o.Get("afm").IsObject()) {
-    const Napi::Object a = o.Get("afm").As<Napi::Object>();
-    AfmParams& p = c.afm;
-    p.enabled = true;
-    grid(a, p.grid_h, p.grid_w, "afm");
-    p.gain_low = num(a, "gainLow", 1.f);
-    p.gain_high = num(a, "gainHigh", 1.f);
-    p.cutoff = num(a, "cutoff", 0.25f);
-    p.width = num(a, "width", 0.05f);
-    p.preserve_dc = flag(a, "preserveDC", true);
-    p.reference = a.Get("mode").IsString() && a.Get("mode").ToString().Utf8Value() == "reference";
-    if (a.Get("entropyGate").IsObject()) {
-      const Napi::Object e = a.Get("entropyGate").As<Napi::Object>();
-      p.entropy_gate = true;
-      p.strength = num(e, "strength", 0.f);
-      p.w_low = num(e, "wLow", 0.f);
-      p.w_high = num(e, "wHigh", 0.f);
-      p.beta = num(e, "beta", 20.f);
-      p.gamma = num(e, "gamma", 4.f);
-    }
-  }
+  if (o.Get("afm").IsObject()) c.afm = read_afm(o.Get("afm").As<Napi::Object>(), true);
   if (o.Get("guidance").IsObject()) {
-    const Napi::Object g = o.Get("guidance").As<Napi::Object>();
-    GuidanceParams& p = c.guidance;
-    const std::string kind = g.Get("kind").ToString().Utf8Value();
-    if (kind == "gag") {
-      p.kind = GuidanceKind::Gag;
-      p.scale = num(g, "scale", 5.f);
-      p.alpha = num(g, "alpha", 1.5f);
-      p.eta = num(g, "eta", 15.f);
-      p.zeta = num(g, "zeta", 0.f);
-    } else if (kind == "nag") {
-      p.kind = GuidanceKind::Nag;
-      p.k_neg = TensorWrap::TensorOf(g.Get("kNeg"));
-      p.v_neg = TensorWrap::TensorOf(g.Get("vNeg"));
-      p.mask_neg = bytes(g.Get("maskNeg"), "maskNeg");
-      p.scale = num(g, "scale", 5.f);
-      p.tau = num(g, "tau", 2.5f);
-      p.nag_alpha = num(g, "alpha", 0.5f);
-    } else if (kind == "pag") {
-      p.kind = GuidanceKind::Pag;
-      p.pag_begin = integer(g, "begin", 0);
-      p.pag_end = integer(g, "end", static_cast<int>(c.q.shape.empty() ? 0 : c.q.shape[0]));
-    } else {
-      fail(ErrorCode::InvalidArgument, "guidance.kind must be gag, nag or pag");
-    }
+    c.guidance = read_guidance(o.Get("guidance").As<Napi::Object>(), c.q.shape.empty() ? 0 : c.q.shape[0], true);
   }
   if (o.Get("cache").IsObject()) {
     const Napi::Object k = o.Get("cache").As<Napi::Object>();
     c.cache = CacheWrap::CacheOf(k.Get("handle"));
     c.cache_mode = replay ? CacheMode::Replay : CacheMode::Record;
   }
-  if (o.Get("capture").IsObject()) {
-    const Napi::Object k = o.Get("capture").As<Napi::Object>();
-    c.capture.enabled = true;
-    c.capture.top_k = integer(k, "topK", 8);
-    c.capture.bins = integer(k, "bins", 16);
-    grid(k, c.capture.grid_h, c.capture.grid_w, "capture");
-  }
+  if (o.Get("capture").IsObject()) c.capture = read_capture(o.Get("capture").As<Napi::Object>(), true);
   return c;
-}
-
-Napi::Float32Array floats(Napi::Env env, const std::vector<float>& v) {
-  Napi::Float32Array a = Napi::Float32Array::New(env, v.size());
-  if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(float));
-  return a;
 }
 
 }  // namespace
@@ -149,8 +59,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
           out.Set("gainLow", result->gain_low);
           out.Set("gainHigh", result->gain_high);
           if (!result->concentration.empty()) {
-            out.Set("concentration", floats(e, result->concentration));
-            out.Set("spectrum", floats(e, result->spectrum));
+            out.Set("concentration", float_array(e, result->concentration));
+            out.Set("spectrum", float_array(e, result->spectrum));
           }
           return out;
         });

@@ -2,9 +2,13 @@
 
 #include <map>
 #include <memory>
+#include <type_traits>
 
 #include "../models/clip_text.h"
+#include "../models/unet.h"
 #include "../models/vae.h"
+#include "attention_options.h"
+#include "cache_wrap.h"
 #include "errors.h"
 #include "promise_job.h"
 #include "tensor_wrap.h"
@@ -17,6 +21,22 @@ int int_field(const Napi::Object& o, const char* key) {
   const Napi::Value v = o.Get(key);
   if (!v.IsNumber()) fail(ErrorCode::ModelFormat, std::string("config.") + key + " must be a number");
   return v.As<Napi::Number>().Int32Value();
+}
+
+template <typename T>
+std::vector<T> array_field(const Napi::Object& o, const char* key) {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsArray()) fail(ErrorCode::ModelFormat, std::string("config.") + key + " must be an array");
+  const Napi::Array a = v.As<Napi::Array>();
+  std::vector<T> out;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out.push_back(a.Get(i).ToBoolean().Value());
+    } else {
+      out.push_back(a.Get(i).ToNumber().Int32Value());
+    }
+  }
+  return out;
 }
 
 Weights read_weights(const Napi::Value& v) {
@@ -121,12 +141,142 @@ class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
   std::shared_ptr<AutoencoderKL> model_;
 };
 
+// controls: { layers?: { [name]: { afm?, guidance?, capture?, cache?: { handle, mode } } }, negativeContext? }
+// (ts/models/unet.ts has validated the shapes of the options; ranges are checked natively).
+UNetControls read_controls(const Napi::Value& v, int64_t batch) {
+  UNetControls controls;
+  if (v.IsUndefined() || v.IsNull()) return controls;
+  if (!v.IsObject()) fail(ErrorCode::InvalidArgument, "controls must be an object");
+  const Napi::Object o = v.As<Napi::Object>();
+  if (o.Get("negativeContext").IsObject()) controls.negative_context = TensorWrap::TensorOf(o.Get("negativeContext"));
+  if (!o.Get("layers").IsObject()) return controls;
+  const Napi::Object layers = o.Get("layers").As<Napi::Object>();
+  const Napi::Array names = layers.GetPropertyNames();
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string name = names.Get(i).ToString().Utf8Value();
+    if (!layers.Get(name).IsObject()) fail(ErrorCode::InvalidArgument, "controls.layers." + name + " must be an object");
+    const Napi::Object l = layers.Get(name).As<Napi::Object>();
+    LayerControl& c = controls.layers[name];
+    if (l.Get("afm").IsObject()) c.afm = read_afm(l.Get("afm").As<Napi::Object>(), false);
+    if (l.Get("guidance").IsObject()) c.guidance = read_guidance(l.Get("guidance").As<Napi::Object>(), batch, false);
+    if (l.Get("capture").IsObject()) c.capture = read_capture(l.Get("capture").As<Napi::Object>(), false);
+    if (l.Get("cache").IsObject()) {
+      const Napi::Object k = l.Get("cache").As<Napi::Object>();
+      c.cache = CacheWrap::CacheOf(k.Get("handle"));
+      const std::string mode = k.Get("mode").ToString().Utf8Value();
+      if (mode == "record") {
+        c.cache_mode = LayerCacheMode::Record;
+      } else if (mode == "record-mean") {
+        c.cache_mode = LayerCacheMode::RecordMean;
+      } else if (mode == "replay") {
+        c.cache_mode = LayerCacheMode::Replay;
+      } else {
+        fail(ErrorCode::InvalidArgument, "controls.layers." + name + ".cache.mode must be record, record-mean or replay");
+      }
+    }
+  }
+  return controls;
+}
+
+class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
+ public:
+  explicit UNetWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UNetWrap>(info) {
+    guard(info.Env(), [&] {
+      if (info.Length() < 2 || !info[0].IsObject()) fail(ErrorCode::InvalidArgument, "NativeUNet(config, weights)");
+      const Napi::Object c = info[0].As<Napi::Object>();
+      UNetConfig config;
+      config.in_channels = int_field(c, "inChannels");
+      config.out_channels = int_field(c, "outChannels");
+      config.block_out_channels = array_field<int>(c, "blockOutChannels");
+      config.down_cross_attention = array_field<bool>(c, "downCrossAttention");
+      config.up_cross_attention = array_field<bool>(c, "upCrossAttention");
+      config.heads = array_field<int>(c, "heads");
+      config.layers_per_block = int_field(c, "layersPerBlock");
+      config.norm_num_groups = int_field(c, "normNumGroups");
+      config.norm_eps = c.Get("normEps").ToNumber().FloatValue();
+      config.cross_attention_dim = int_field(c, "crossAttentionDim");
+      config.use_linear_projection = c.Get("useLinearProjection").ToBoolean().Value();
+      config.flip_sin_to_cos = c.Get("flipSinToCos").ToBoolean().Value();
+      config.freq_shift = c.Get("freqShift").ToNumber().FloatValue();
+      model_ = std::make_shared<UNet2DConditionModel>(config, read_weights(info[1]));
+    });
+  }
+
+  // attentionLayers() -> [{ name, cross, heads, headDim, level }]
+  Napi::Value AttentionLayers(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& layers = model_->attention_layers();
+    Napi::Array out = Napi::Array::New(env, layers.size());
+    for (uint32_t i = 0; i < layers.size(); ++i) {
+      Napi::Object l = Napi::Object::New(env);
+      l.Set("name", layers[i].name);
+      l.Set("cross", layers[i].cross);
+      l.Set("heads", layers[i].heads);
+      l.Set("headDim", static_cast<double>(layers[i].head_dim));
+      l.Set("level", layers[i].level);
+      out.Set(i, l);
+    }
+    return out;
+  }
+
+  // forward(sample, timesteps: Float32Array [B], context, controls?) ->
+  //   Promise<{ out, layers: [{ name, entropy, gainLow, gainHigh, grid, concentration?, spectrum? }] }>
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      if (info.Length() < 3 || !info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+        fail(ErrorCode::InvalidArgument, "forward(sample, timesteps: Float32Array, context, controls?)");
+      }
+      const Tensor sample = TensorWrap::TensorOf(info[0]);
+      const Napi::Float32Array ts = info[1].As<Napi::Float32Array>();
+      std::vector<float> timesteps(ts.Data(), ts.Data() + ts.ElementLength());
+      const Tensor context = TensorWrap::TensorOf(info[2]);
+      auto controls = std::make_shared<UNetControls>(read_controls(info[3], sample.shape.empty() ? 0 : sample.shape[0]));
+      auto model = model_;
+      auto out = std::make_shared<Tensor>();
+      auto reports = std::make_shared<std::vector<LayerReport>>();
+      return PromiseJob::Queue(
+          env, [=] { *out = model->forward(sample, timesteps, context, *controls, reports.get()); },
+          [out, reports](Napi::Env e, Napi::Object) -> Napi::Value {
+            Napi::Object result = Napi::Object::New(e);
+            result.Set("out", TensorWrap::Wrap(e, std::move(*out)));
+            Napi::Array layers = Napi::Array::New(e, reports->size());
+            for (uint32_t i = 0; i < reports->size(); ++i) {
+              const LayerReport& r = (*reports)[i];
+              Napi::Object l = Napi::Object::New(e);
+              l.Set("name", r.name);
+              l.Set("entropy", r.entropy);
+              l.Set("gainLow", r.gain_low);
+              l.Set("gainHigh", r.gain_high);
+              Napi::Array grid = Napi::Array::New(e, 2);
+              grid.Set(0u, r.grid_h);
+              grid.Set(1u, r.grid_w);
+              l.Set("grid", grid);
+              if (!r.concentration.empty()) {
+                l.Set("concentration", float_array(e, r.concentration));
+                l.Set("spectrum", float_array(e, r.spectrum));
+              }
+              layers.Set(i, l);
+            }
+            result.Set("layers", layers);
+            return result;
+          });
+    });
+  }
+
+ private:
+  std::shared_ptr<UNet2DConditionModel> model_;
+};
+
 }  // namespace
 
 void RegisterModels(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeVae", VaeWrap::DefineClass(env, "NativeVae",
                                                 {VaeWrap::InstanceMethod<&VaeWrap::Decode>("decode"),
                                                  VaeWrap::InstanceMethod<&VaeWrap::Encode>("encode")}));
+  exports.Set("NativeUNet", UNetWrap::DefineClass(env, "NativeUNet",
+                                                  {UNetWrap::InstanceMethod<&UNetWrap::AttentionLayers>("attentionLayers"),
+                                                   UNetWrap::InstanceMethod<&UNetWrap::Forward>("forward")}));
   exports.Set("NativeTextEncoder", TextEncoderWrap::DefineClass(env, "NativeTextEncoder",
                                                                 {TextEncoderWrap::InstanceMethod<&TextEncoderWrap::EncodeIds>("encodeIds")}));
 }

@@ -147,6 +147,10 @@ std::function<Tensor()> prepare(const Params& p, std::vector<Tensor> in) {
     expect_inputs(op, in, 2);
     return [in] { return ops::add(in[0], in[1]); };
   }
+  if (op == "average_halves") {
+    expect_inputs(op, in, 1);
+    return [in] { return ops::average_halves(in[0]); };
+  }
   if (op == "timestep_embedding") {
     expect_inputs(op, in, 1);
     TimestepParams t;

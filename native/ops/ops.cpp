@@ -191,6 +191,17 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+Tensor average_halves(const Tensor& x) {
+  const char* op = "average_halves";
+  check_operands(op, x, {});
+  if (x.shape.empty() || x.shape[0] % 2 != 0) shape_error(op, "x must have an even leading dim, got " + dims(x.shape));
+  std::vector<int64_t> shape = x.shape;
+  shape[0] /= 2;
+  Tensor out = make_output(shape, x);
+  DA_DISPATCH(average_halves, x.device(), x, out);
+  return out;
+}
+
 Tensor timestep_embedding(const Tensor& timesteps, const TimestepParams& p) {
   const char* op = "timestep_embedding";
   check_operands(op, timesteps, {});

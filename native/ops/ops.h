@@ -89,6 +89,10 @@ Tensor upsample_nearest2x(const Tensor& x);
 // hidden_states + temb[:, :, None, None]). Residual connections not fused into an epilogue.
 Tensor add(const Tensor& a, const Tensor& b);
 
+// average_halves: x [2B, ...] -> y [B, ...], y = (x[:B] + x[B:]) / 2. T-GATE's cache of the gate
+// step: the mean of the unconditional and conditional halves of a guidance batch (tgate.md §1).
+Tensor average_halves(const Tensor& x);
+
 // timestep_embedding: timesteps [n] (float, fractional allowed) -> y [n, dim], diffusers
 // get_timestep_embedding with its float32 steps: f_i = exp(-ln(max_period) * i / (dim/2 - shift)),
 // a = scale * t * f_i, y = [sin a, cos a] ([cos a, sin a] when flip_sin_to_cos), a zero column
@@ -128,6 +132,7 @@ Tensor embedding(const Tensor& table, const std::vector<int64_t>& ids);
   void geglu(const Tensor& x, Tensor& out);                                                                      \
   void upsample_nearest2x(const Tensor& x, Tensor& out);                                                         \
   void add(const Tensor& a, const Tensor& b, Tensor& out);                                                       \
+  void average_halves(const Tensor& x, Tensor& out);                                                             \
   void timestep_embedding(const Tensor& timesteps, const TimestepParams& p, Tensor& out);                        \
   void concat(const std::vector<Tensor>& inputs, int dim, Tensor& out);                                          \
   void slice(const Tensor& x, int dim, int64_t begin, Tensor& out);                                              \

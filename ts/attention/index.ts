@@ -11,50 +11,59 @@ const grid = z.tuple([positiveInt, positiveInt]);
 const tensor = z.instanceof(Tensor);
 const mask = z.union([z.instanceof(Uint8Array), z.array(z.boolean()), tensor]);
 
+const gainsOrGate = {
+  check: (a: { entropyGate?: unknown; gainLow?: number; gainHigh?: number }) => !(a.entropyGate && (a.gainLow !== undefined || a.gainHigh !== undefined)),
+  message: 'give either gainLow/gainHigh or entropyGate, not both',
+};
+
+/** AFM options without the grid: the UNet's per-layer controls take these (each layer knows its grid). */
+export const afmFields = {
+  gainLow: z.number().optional(),
+  gainHigh: z.number().optional(),
+  cutoff: z.number().gt(0).lte(1).optional(),
+  width: z.number().gte(0).lt(1).optional(),
+  preserveDC: z.boolean().optional(),
+  entropyGate: z.strictObject({
+    strength: z.number(),
+    wLow: z.number(),
+    wHigh: z.number(),
+    beta: z.number().optional(),
+    gamma: z.number().optional(),
+  }).optional(),
+  mode: z.enum(['fused', 'reference']).optional(),
+};
+export const afmLayerSchema = z.strictObject(afmFields).refine(gainsOrGate.check, { message: gainsOrGate.message });
+
+export const gagSchema = z.strictObject({
+  kind: z.literal('gag'),
+  scale: z.number().optional(),
+  alpha: z.union([z.literal(1.5), z.literal(2)]).optional(),
+  // Infinity disables the cap (z.number() rejects it).
+  eta: z.union([z.number().positive(), z.literal(Infinity)]).optional(),
+  zeta: z.number().optional(),
+});
+/** NAG's scalars; the tensors (kNeg, vNeg, maskNeg) are added where the op takes them. */
+export const nagFields = {
+  kind: z.literal('nag'),
+  scale: z.number().optional(),
+  tau: z.number().positive().optional(),
+  alpha: z.number().optional(),
+};
+export const pagSchema = z.strictObject({ kind: z.literal('pag'), batch: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional() });
+export const captureFields = { topK: positiveInt.optional(), bins: positiveInt.max(4096).optional() };
+
 const optionsSchema = z.strictObject({
   mask: mask.optional(),
   scale: z.number().positive().optional(),
   causal: z.boolean().optional(),
-  afm: z.strictObject({
-    grid,
-    gainLow: z.number().optional(),
-    gainHigh: z.number().optional(),
-    cutoff: z.number().gt(0).lte(1).optional(),
-    width: z.number().gte(0).lt(1).optional(),
-    preserveDC: z.boolean().optional(),
-    entropyGate: z.strictObject({
-      strength: z.number(),
-      wLow: z.number(),
-      wHigh: z.number(),
-      beta: z.number().optional(),
-      gamma: z.number().optional(),
-    }).optional(),
-    mode: z.enum(['fused', 'reference']).optional(),
-  }).refine((a) => !(a.entropyGate && (a.gainLow !== undefined || a.gainHigh !== undefined)), {
-    message: 'give either gainLow/gainHigh or entropyGate, not both',
-  }).optional(),
+  afm: z.strictObject({ grid, ...afmFields }).refine(gainsOrGate.check, { message: gainsOrGate.message }).optional(),
   guidance: z.discriminatedUnion('kind', [
-    z.strictObject({
-      kind: z.literal('gag'),
-      scale: z.number().optional(),
-      alpha: z.union([z.literal(1.5), z.literal(2)]).optional(),
-      // Infinity disables the cap (z.number() rejects it).
-      eta: z.union([z.number().positive(), z.literal(Infinity)]).optional(),
-      zeta: z.number().optional(),
-    }),
-    z.strictObject({
-      kind: z.literal('nag'),
-      kNeg: tensor,
-      vNeg: tensor,
-      maskNeg: mask.optional(),
-      scale: z.number().optional(),
-      tau: z.number().positive().optional(),
-      alpha: z.number().optional(),
-    }),
-    z.strictObject({ kind: z.literal('pag'), batch: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional() }),
+    gagSchema,
+    z.strictObject({ ...nagFields, kNeg: tensor, vNeg: tensor, maskNeg: mask.optional() }),
+    pagSchema,
   ]).optional(),
   cache: z.strictObject({ handle: z.instanceof(AttentionCache), mode: z.enum(['record', 'replay']) }).optional(),
-  capture: z.strictObject({ topK: positiveInt.optional(), bins: positiveInt.max(4096).optional(), grid: grid.optional() }).optional(),
+  capture: z.strictObject({ ...captureFields, grid: grid.optional() }).optional(),
   returnStats: z.boolean().optional(),
 });
 

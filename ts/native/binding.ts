@@ -78,6 +78,32 @@ export interface NativeVae {
   encode(images: NativeTensor): Promise<[NativeTensor, NativeTensor]>;
 }
 
+/** One attention module of a UNet (native/models/unet.h AttentionLayerInfo). */
+export interface NativeAttentionLayer {
+  name: string;
+  cross: boolean;
+  heads: number;
+  headDim: number;
+  level: number;
+}
+
+/** What a UNet layer that ran AFM or capture reports (native/models/unet_controls.h LayerReport). */
+export interface NativeLayerReport {
+  name: string;
+  entropy: number;
+  gainLow: number;
+  gainHigh: number;
+  grid: [number, number];
+  concentration?: Float32Array;
+  spectrum?: Float32Array;
+}
+
+/** UNet2DConditionModel (native/napi/models_binding.h). */
+export interface NativeUNet {
+  attentionLayers(): NativeAttentionLayer[];
+  forward(sample: NativeTensor, timesteps: Float32Array, context: NativeTensor, controls?: object): Promise<{ out: NativeTensor; layers: NativeLayerReport[] }>;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
   NativeTensor: NativeTensorClass;
@@ -85,6 +111,7 @@ export interface NativeBinding {
   NativeWeightFile: new (path: string) => NativeWeightFile;
   NativeTextEncoder: new (config: object, weights: Record<string, NativeTensor>) => NativeTextEncoder;
   NativeVae: new (config: object, weights: Record<string, NativeTensor>) => NativeVae;
+  NativeUNet: new (config: object, weights: Record<string, NativeTensor>) => NativeUNet;
   attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
   /** The model ops by name, for tests and benchmarks only (native/napi/ops_binding.h lists names and params). */
   runOp(name: string, inputs: NativeTensor[], params: object): Promise<NativeTensor>;

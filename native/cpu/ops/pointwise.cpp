@@ -1,4 +1,4 @@
-// Element-wise ops on the CPU (activation, geglu, add): the vector kernels of rowwise.inl over
+// Element-wise ops on the CPU (activation, geglu, add, average_halves): the vector kernels of rowwise.inl over
 // chunks of the flat array spread across the pool.
 #include <algorithm>
 
@@ -61,6 +61,15 @@ void add(const Tensor& a, const Tensor& b, Tensor& out) {
   if (plane == 0) return;
   chunked(n, plane, [&](size_t lo, size_t hi) {
     for (size_t p = lo / plane; p < hi / plane; ++p) k.add_scalar(as + p * plane, bs[p], ys + p * plane, plane);
+  });
+}
+
+void average_halves(const Tensor& x, Tensor& out) {
+  const float* xs = static_cast<const float*>(x.data());
+  float* ys = static_cast<float*>(out.data());
+  const size_t half = static_cast<size_t>(out.numel());
+  chunked(half, 1, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) ys[i] = 0.5f * (xs[i] + xs[half + i]);
   });
 }
 
