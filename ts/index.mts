@@ -1,7 +1,8 @@
 // ES module entry: re-exports the CommonJS build, so `import` and `require` share one instance
 // (one native binding, one Tensor class).
-export { AttentionCache, attention, DiffusionAttentionError, info, Tensor } from './index.js';
+export { AttentionCache, attention, DEFAULT_MODEL, DiffusionAttentionError, info, loadPipeline, Tensor } from './index.js';
 export type {
   AfmOptions, AttentionCapture, AttentionOptions, AttentionResult, AttentionStats, Device, DeviceInfo, DType, ErrorCode,
-  GagOptions, GuidanceOptions, Info, MaskInput, NagOptions, PagOptions, TensorOptions,
+  AttentionLayerInfo, GagOptions, GuidanceOptions, Info, LoadOptions, MaskInput, NagOptions, PagOptions, Pipeline, PromptTokenizer,
+  TensorOptions, TextEncoder, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult, Vae,
 } from './index.js';

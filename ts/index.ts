@@ -11,3 +11,8 @@ export type {
   AfmOptions, AttentionCapture, AttentionOptions, AttentionResult, AttentionStats, GagOptions, GuidanceOptions, MaskInput,
   NagOptions, PagOptions,
 } from './attention/types.js';
+export { loadPipeline, DEFAULT_MODEL, type LoadOptions, type Pipeline } from './pipeline/load.js';
+export type { AttentionLayerInfo, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult } from './models/unet.js';
+export type { TextEncoder } from './models/text-encoder.js';
+export type { Vae } from './models/vae.js';
+export type { PromptTokenizer } from './models/tokenizer.js';

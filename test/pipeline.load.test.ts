@@ -1,0 +1,36 @@
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import { loadPipeline } from '../ts/index.js';
+import { WeightFile } from '../ts/weights/weight-file.js';
+import { relativeError } from './helpers/attention-reference.js';
+import { throwsCode } from './helpers/errors.js';
+
+// loadPipeline on the fixture models: every component present, wired together, matching the reference.
+const FIX = path.join(__dirname, 'fixtures');
+
+for (const [model, single] of [['sd1-tiny', false], ['sd2-tiny', true]] as const) {
+  test(`${model} (${single ? 'single file' : 'folder'}): components load and reproduce the reference conditioning and UNet output`, async () => {
+    const pipe = single
+      ? await loadPipeline(path.join(FIX, `${model}.safetensors`), { config: path.join(FIX, model) })
+      : await loadPipeline(path.join(FIX, model));
+    assert.ok(pipe.textEncoder && pipe.vae && pipe.tokenizer);
+    assert.is(pipe.source.kind, single ? 'single-file' : 'diffusers');
+    assert.is(pipe.schedulerConfig?._class_name, model === 'sd1-tiny' ? 'PNDMScheduler' : 'DDIMScheduler');
+    const io = await WeightFile.open(path.join(FIX, `${model}-io.safetensors`));
+    const prompts = JSON.parse(io.header.metadata.prompts!) as string[];
+    const embeddings = await pipe.textEncoder.encode(prompts);
+    assert.ok(relativeError(await embeddings.toArray(), await (await io.load('prompt.embeddings')).toArray()) <= 1e-4);
+    const out = await pipe.unet.predict(await io.load('unet.sample'), 500, await io.load('unet.encoder_hidden_states'));
+    assert.ok(relativeError(await out.toArray(), await (await io.load('unet.out')).toArray()) <= 1e-4);
+  });
+}
+
+test('bad locations and options are typed errors', async () => {
+  await throwsCode(() => loadPipeline(path.join(FIX, 'no-such-model')), 'E_MODEL_FORMAT');
+  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { device: 'gpu' as 'cpu' }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { dtype: 'float16' as 'float32' }), 'E_INVALID_ARGUMENT');
+});
+
+test.run();

@@ -1,0 +1,70 @@
+/**
+ * `loadPipeline()`: opens a model (the embedded default, a diffusers folder or a single-file
+ * checkpoint) and builds its native components, in diffusers' conventions.
+ */
+import path from 'node:path';
+
+import { DiffusionAttentionError } from '../errors.js';
+import { openModel, type ModelSource, type OpenOptions } from '../models/layout.js';
+import { TextEncoder } from '../models/text-encoder.js';
+import { PromptTokenizer } from '../models/tokenizer.js';
+import { UNet } from '../models/unet.js';
+import { Vae } from '../models/vae.js';
+
+/** The embedded default model's folder (models/ at the package root; DESIGN.md "Weights and models"). */
+export const DEFAULT_MODEL = path.join(__dirname, '..', '..', 'models', 'shapes-32');
+
+export interface LoadOptions extends OpenOptions {
+  /** Where the model runs. The model ops run on the CPU so far: `auto` (default) and `cpu` pick it. */
+  device?: 'auto' | 'cpu';
+  /** Compute dtype; weights in other dtypes are converted on load. float32 so far. */
+  dtype?: 'float32';
+}
+
+/**
+ * A loaded text-to-image model: its components as diffusers names them. Components that
+ * `model_index.json` marks null (or that the model lacks, like the VAE of a pixel-space model) are
+ * null.
+ */
+export interface Pipeline {
+  /** CLIPTextModel with the model's tokenizer; null for an unconditional model. */
+  readonly textEncoder: TextEncoder | null;
+  readonly unet: UNet;
+  /** AutoencoderKL; null for a pixel-space model (the UNet then works on images in [-1, 1]). */
+  readonly vae: Vae | null;
+  readonly tokenizer: PromptTokenizer | null;
+  /** `scheduler/scheduler_config.json` as written, or null (the sampler validates it). */
+  readonly schedulerConfig: Readonly<Record<string, unknown>> | null;
+  /** Where the model came from. */
+  readonly source: { kind: ModelSource['kind']; path: string };
+}
+
+/**
+ * Loads a model for generation: with no `location`, the embedded default model; otherwise a
+ * diffusers folder (`model_index.json`, `unet/`, `text_encoder/`, `tokenizer/`, `vae/`,
+ * `scheduler/`) or a single-file `.safetensors` checkpoint (see {@link OpenOptions}).
+ * Weights are mapped, not copied, when the file holds the compute dtype.
+ *
+ * @throws DiffusionAttentionError `E_MODEL_FORMAT` (missing or malformed files, configs, weights),
+ *   `E_INVALID_ARGUMENT` (options)
+ */
+export async function loadPipeline(location?: string, options: LoadOptions = {}): Promise<Pipeline> {
+  const { device = 'auto', dtype = 'float32', ...open } = options;
+  if (device !== 'auto' && device !== 'cpu') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `device must be 'auto' or 'cpu' (the model ops run on the CPU so far), got ${String(device)}`);
+  }
+  if (dtype !== 'float32') throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `dtype must be 'float32' so far, got ${String(dtype)}`);
+  const source = await openModel(location ?? DEFAULT_MODEL, open);
+  const te = source.textEncoder;
+  const tokenizer = te && source.tokenizerDir ? await PromptTokenizer.load(source.tokenizerDir, te.config.max_position_embeddings) : null;
+  const [textEncoder, unet, vae] = await Promise.all([
+    te ? TextEncoder.load(te, tokenizer) : null,
+    UNet.load(source.unet),
+    source.vae ? Vae.load(source.vae) : null,
+  ]);
+  if (textEncoder && unet.config.cross_attention_dim !== te!.config.hidden_size) {
+    throw new DiffusionAttentionError('E_MODEL_FORMAT',
+      `${source.path}: the UNet's cross_attention_dim ${unet.config.cross_attention_dim} differs from the text encoder's hidden_size ${te!.config.hidden_size}`);
+  }
+  return { textEncoder, unet, vae, tokenizer, schedulerConfig: source.schedulerConfig, source: { kind: source.kind, path: source.path } };
+}
