@@ -15,10 +15,11 @@ import { markdown, type Ceilings } from './report.js';
 import { attentionSuite } from './suites/attention.js';
 import { convertSuite } from './suites/convert.js';
 import { opsSuite } from './suites/ops.js';
+import { unetSuite } from './suites/unet.js';
 import { torchBaseline } from './torch.js';
 import type { Row, Suite } from './types.js';
 
-const SUITES: Suite[] = [attentionSuite, convertSuite, opsSuite];
+const SUITES: Suite[] = [attentionSuite, convertSuite, opsSuite, unetSuite];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('bench')

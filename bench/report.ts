@@ -42,6 +42,12 @@ export function markdown(rows: Row[], m: Machine, ceilings?: Ceilings): string {
     lines.push(`| ${r.suite} | ${r.name} | ${r.shape} | ${ms(r.ours)} | ${rate(r.bytes, r.ours, 1e9)} | ${rate(r.flops, r.ours, 1e9)} | ` +
       `${r.baseline ? ms(r.baseline.timing) : 'n/a'} | ${r.baseline ? r.baseline.ratio.toFixed(2) : ''} |`);
   }
+  for (const r of rows.filter((x) => x.memory)) {
+    const { peakRssBytes, weightBytes } = r.memory!;
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    lines.push('', `Memory (${r.suite}, ${r.name}): peak resident ${peakRssBytes === undefined ? 'n/a' : gib(peakRssBytes)} for ` +
+      `${gib(weightBytes)} of float32 weights${peakRssBytes === undefined ? '' : ` (${(peakRssBytes / weightBytes).toFixed(2)}x)`}.`);
+  }
   const baselines = [...new Set(rows.flatMap((r) => (r.baseline ? [r.baseline.name] : [])))];
   if (baselines.length) lines.push('', `Baseline: ${baselines.join('; ')}, same machine, same run.`);
   return `${lines.join('\n')}\n`;

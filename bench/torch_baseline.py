@@ -15,8 +15,15 @@ Jobs (all with "warmup", "repeats", "threads", "seed"):
                           | {"kind": "geglu", "rows", "h"}]}
       the model ops of bench/suites/ops.ts: F.linear with bias, F.conv2d with bias (padding k // 2),
       F.silu(F.group_norm(...)) with affine, F.layer_norm with affine, value * F.gelu(gate).
+  {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15", "folder", "batch", "size", "tokens"}]}
+      the repository's plain PyTorch reference UNet2DConditionModel (tools/sd_reference, not in the npm
+      package) in float32 with random weights (make_fixtures.init_weights, seeded), written once to
+      <folder> as a diffusers folder (model_index.json, unet/config.json, unet/*.safetensors) for our
+      engine to load the same weights; then its forward at timestep 500 on seeded inputs
+      [batch, in, size, size] and context [batch, tokens, cross_attention_dim].
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -137,10 +144,49 @@ def model_ops(job):
     return out
 
 
+def unet(job):
+    # The reference model ships with the repository, not with the npm package.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        from tools.sd_reference import configs
+        from tools.sd_reference.make_fixtures import init_weights
+        from tools.sd_reference.safetensors_io import load_file, save_file
+        from tools.sd_reference.unet import UNet2DConditionModel
+    except ImportError as err:
+        raise SystemExit(f"the UNet baseline needs the repository's tools/sd_reference ({err})")
+    out = []
+    for c in job["cases"]:
+        config = configs.SD15_UNET if c["model"] == "sd15" else configs.MODELS[c["model"]]["unet"]
+        model = UNet2DConditionModel(config)
+        weights = os.path.join(c["folder"], "unet", "diffusion_pytorch_model.safetensors")
+        if os.path.exists(weights):
+            state, _ = load_file(weights)
+            model.load_state_dict(state, strict=True)
+        else:
+            init_weights(model, job.get("seed", 0))
+            os.makedirs(os.path.dirname(weights), exist_ok=True)
+            with open(os.path.join(c["folder"], "unet", "config.json"), "w", encoding="utf-8") as f:
+                json.dump(config, f)
+            with open(os.path.join(c["folder"], "model_index.json"), "w", encoding="utf-8") as f:
+                json.dump({"_class_name": "StableDiffusionPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+                           "scheduler": ["diffusers", "DDIMScheduler"]}, f)
+            state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+            save_file(state, weights + ".partial", {"format": "pt"})
+            os.replace(weights + ".partial", weights)
+        model = model.float().eval()
+        gen = torch.Generator().manual_seed(job.get("seed", 0))
+        B, s, T = c["batch"], c["size"], c["tokens"]
+        sets = [(torch.randn(B, config["in_channels"], s, s, generator=gen), torch.randn(B, T, config["cross_attention_dim"], generator=gen))
+                for _ in range(2)]
+        with torch.no_grad():
+            out.append(measure(lambda i: model(sets[i % 2][0], 500.0, sets[i % 2][1]), job["warmup"], job["repeats"]))
+    return out
+
+
 def main():
     job = json.load(sys.stdin)
     torch.set_num_threads(job.get("threads", torch.get_num_threads()))
-    ops = {"convert": convert, "attention": attention, "ceilings": ceilings, "ops": model_ops}
+    ops = {"convert": convert, "attention": attention, "ceilings": ceilings, "ops": model_ops, "unet": unet}
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "timings": ops[job["op"]](job)}
     json.dump(result, sys.stdout)
 

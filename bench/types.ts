@@ -12,6 +12,8 @@ export interface Row {
   bytes?: number;
   /** Floating-point operations (the formula is in the suite). */
   flops?: number;
+  /** Peak resident memory of the process after the row, against the weight bytes of its model. */
+  memory?: { peakRssBytes: number | undefined; weightBytes: number };
   /** The baseline measured in the same run, and ours as a fraction of its time (lower is better). */
   baseline?: { name: string; timing: Timing; ratio: number };
 }

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'E_CUDA'
   /** No native binary could be loaded (see the message for what was tried). */
   | 'E_LOAD'
+  /** A file could not be read or written (the message names it). */
+  | 'E_IO'
   /** An option or argument is invalid (the message names it). */
   | 'E_INVALID_ARGUMENT'
   /** A bug in this package; please report it with the message. */
@@ -31,7 +33,7 @@ export type ErrorCode =
 
 const CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'E_SHAPE', 'E_DTYPE', 'E_DEVICE', 'E_NO_CUDA', 'E_DISPOSED', 'E_MODEL_FORMAT', 'E_RESOURCE', 'E_CUDA',
-  'E_LOAD', 'E_INVALID_ARGUMENT', 'E_INTERNAL',
+  'E_LOAD', 'E_IO', 'E_INVALID_ARGUMENT', 'E_INTERNAL',
 ]);
 
 /** An error raised by diffusion-attention; `code` is one of {@link ErrorCode}. */

@@ -3,6 +3,7 @@
 export { AttentionCache, attention, DEFAULT_MODEL, DiffusionAttentionError, info, loadPipeline, Tensor } from './index.js';
 export type {
   AfmOptions, AttentionCapture, AttentionOptions, AttentionResult, AttentionStats, Device, DeviceInfo, DType, ErrorCode,
-  AttentionLayerInfo, GagOptions, GuidanceOptions, Info, LoadOptions, MaskInput, NagOptions, PagOptions, Pipeline, PromptTokenizer,
+  AfmGenerateOptions, AttentionGuidanceOptions, AttentionLayerInfo, CaptureOptions, GagGenerateOptions, GeneratedImage, GenerateOptions,
+  GenerateProgress, GenerateResult, LayerCapture, LayerSelection, NagGenerateOptions, PagGenerateOptions, TGateOptions, GagOptions, GuidanceOptions, Info, LoadOptions, MaskInput, NagOptions, PagOptions, Pipeline, PromptTokenizer,
   TensorOptions, TextEncoder, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult, Vae,
 } from './index.js';

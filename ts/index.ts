@@ -12,6 +12,12 @@ export type {
   NagOptions, PagOptions,
 } from './attention/types.js';
 export { loadPipeline, DEFAULT_MODEL, type LoadOptions, type Pipeline } from './pipeline/load.js';
+export type { GenerateResult, LayerCapture } from './pipeline/generate.js';
+export type { GeneratedImage } from './pipeline/image.js';
+export type {
+  AfmGenerateOptions, AttentionGuidanceOptions, CaptureOptions, GagGenerateOptions, GenerateOptions, GenerateProgress, LayerSelection,
+  NagGenerateOptions, PagGenerateOptions, TGateOptions,
+} from './pipeline/options.js';
 export type { AttentionLayerInfo, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult } from './models/unet.js';
 export type { TextEncoder } from './models/text-encoder.js';
 export type { Vae } from './models/vae.js';

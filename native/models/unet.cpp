@@ -210,7 +210,11 @@ Tensor UNet2DConditionModel::attention(const Attention& a, const Tensor& x, cons
   const Tensor out = ops::linear(merged, a.to_out.w, &*a.to_out.b);
   {
     std::lock_guard<std::mutex> lock(ctl->cache->mutex);
-    ctl->cache->value = mode == LayerCacheMode::RecordMean ? ops::average_halves(out) : out;
+    if (mode == LayerCacheMode::RecordMean) {
+      ctl->cache->value = ops::average_halves(ctl->mean_rows > 0 ? ops::slice(out, 0, 0, ctl->mean_rows) : out);
+    } else {
+      ctl->cache->value = out;
+    }
   }
   return ops::add(out, residual);
 }
@@ -264,7 +268,10 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
       }
     }
     if (ctl.cache_mode != LayerCacheMode::None && !ctl.cache) fail(ErrorCode::InvalidArgument, name + ": a cache mode needs a cache");
-    if (ctl.cache_mode == LayerCacheMode::RecordMean && B % 2 != 0) fail(ErrorCode::Shape, name + ": record-mean needs an even batch (two guidance halves)");
+    const int64_t mean_rows = ctl.mean_rows > 0 ? ctl.mean_rows : B;
+    if (ctl.cache_mode == LayerCacheMode::RecordMean && (mean_rows % 2 != 0 || mean_rows > B)) {
+      fail(ErrorCode::Shape, name + ": record-mean needs an even number of rows (two guidance halves) within the batch");
+    }
     pass.control[i] = &ctl;
   }
   if (controls.negative_context) pass.negative_context = &*controls.negative_context;

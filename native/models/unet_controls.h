@@ -28,6 +28,9 @@ struct LayerControl {
   GuidanceParams guidance;   // GAG any layer; NAG cross-attention (k_neg, v_neg from negative_context); PAG self-attention
   CaptureParams capture;     // the model fills in the grid
   LayerCacheMode cache_mode = LayerCacheMode::None;
+  // RecordMean over the first `mean_rows` rows only (0 = the whole batch): the guidance halves when
+  // a PAG branch follows them in the batch.
+  int64_t mean_rows = 0;
   std::shared_ptr<AttentionCache> cache;
 };
 

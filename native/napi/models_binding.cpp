@@ -164,6 +164,7 @@ UNetControls read_controls(const Napi::Value& v, int64_t batch) {
       const Napi::Object k = l.Get("cache").As<Napi::Object>();
       c.cache = CacheWrap::CacheOf(k.Get("handle"));
       const std::string mode = k.Get("mode").ToString().Utf8Value();
+      c.mean_rows = integer_field(k, "rows", 0);
       if (mode == "record") {
         c.cache_mode = LayerCacheMode::Record;
       } else if (mode == "record-mean") {

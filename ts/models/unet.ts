@@ -42,9 +42,10 @@ export interface UNetLayerControls {
    * T-GATE (arXiv 2404.02747; reference/tgate.md): the layer's output after `to_out`, as tokens
    * `[B, N, C]` before the residual add. `record` stores the batch as is (self-attention before
    * the gate), `record-mean` the mean of the two guidance halves (the gate step; B even, first half
-   * unconditional), `replay` skips the layer and uses the stored output (its batch must match).
+   * unconditional; `rows` limits it to the first rows, when a PAG branch follows), `replay` skips
+   * the layer and uses the stored output (its batch must match).
    */
-  cache?: { handle: AttentionCache; mode: 'record' | 'record-mean' | 'replay' };
+  cache?: { handle: AttentionCache; mode: 'record' | 'record-mean' | 'replay'; rows?: number };
 }
 
 export interface UNetControls {
@@ -71,7 +72,9 @@ const controlsSchema = z.strictObject({
     afm: afmLayerSchema.optional(),
     guidance: z.discriminatedUnion('kind', [gagSchema, z.strictObject(nagFields), pagSchema]).optional(),
     capture: z.strictObject(captureFields).optional(),
-    cache: z.strictObject({ handle: z.instanceof(AttentionCache), mode: z.enum(['record', 'record-mean', 'replay']) }).optional(),
+    cache: z.strictObject({
+      handle: z.instanceof(AttentionCache), mode: z.enum(['record', 'record-mean', 'replay']), rows: z.number().int().positive().optional(),
+    }).optional(),
   })).optional(),
   negativeContext: z.instanceof(Tensor).optional(),
 });
@@ -163,7 +166,7 @@ export class UNet {
     for (const [name, l] of Object.entries(parsed.data.layers ?? {})) {
       if (!known.has(name)) throw invalid(`controls.layers: no attention layer named ${name} (see unet.attentionLayers)`);
       const g = l.guidance?.kind === 'pag' ? { kind: 'pag', begin: l.guidance.batch?.[0] ?? 0, end: l.guidance.batch?.[1] ?? B } : l.guidance;
-      layers[name] = { ...l, guidance: g, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode } };
+      layers[name] = { ...l, guidance: g, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode, rows: l.cache.rows } };
     }
     const native = { layers, negativeContext: parsed.data.negativeContext?.native };
     const r = await awaitNative(() => this.native.forward(sample.native, Float32Array.from(steps), context.native, native));

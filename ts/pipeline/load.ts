@@ -10,6 +10,8 @@ import { TextEncoder } from '../models/text-encoder.js';
 import { PromptTokenizer } from '../models/tokenizer.js';
 import { UNet } from '../models/unet.js';
 import { Vae } from '../models/vae.js';
+import { generate, type GenerateResult } from './generate.js';
+import type { GenerateOptions } from './options.js';
 
 /** The embedded default model's folder (models/ at the package root; DESIGN.md "Weights and models"). */
 export const DEFAULT_MODEL = path.join(__dirname, '..', '..', 'models', 'shapes-32');
@@ -22,21 +24,37 @@ export interface LoadOptions extends OpenOptions {
 }
 
 /**
- * A loaded text-to-image model: its components as diffusers names them. Components that
- * `model_index.json` marks null (or that the model lacks, like the VAE of a pixel-space model) are
- * null.
+ * A loaded text-to-image model: its components as diffusers names them, and `generate()`.
+ * Components that `model_index.json` marks null (or that the model lacks, like the VAE of a
+ * pixel-space model) are null.
  */
-export interface Pipeline {
-  /** CLIPTextModel with the model's tokenizer; null for an unconditional model. */
-  readonly textEncoder: TextEncoder | null;
-  readonly unet: UNet;
-  /** AutoencoderKL; null for a pixel-space model (the UNet then works on images in [-1, 1]). */
-  readonly vae: Vae | null;
-  readonly tokenizer: PromptTokenizer | null;
-  /** `scheduler/scheduler_config.json` as written, or null (the sampler validates it). */
-  readonly schedulerConfig: Readonly<Record<string, unknown>> | null;
-  /** Where the model came from. */
-  readonly source: { kind: ModelSource['kind']; path: string };
+export class Pipeline {
+  /** @internal */
+  constructor(
+    /** CLIPTextModel with the model's tokenizer; null for an unconditional model. */
+    readonly textEncoder: TextEncoder | null,
+    readonly unet: UNet,
+    /** AutoencoderKL; null for a pixel-space model (the UNet then works on images in [-1, 1]). */
+    readonly vae: Vae | null,
+    readonly tokenizer: PromptTokenizer | null,
+    /** `scheduler/scheduler_config.json` as written, or null (the sampler validates it). */
+    readonly schedulerConfig: Readonly<Record<string, unknown>> | null,
+    /** Where the model came from. */
+    readonly source: { kind: ModelSource['kind']; path: string },
+  ) {}
+
+  /**
+   * Generates images from text (see {@link GenerateOptions} for every option, its default and the
+   * paper it implements). The same seed and options give bit-identical images on the same backend.
+   * A failed or aborted call leaves the pipeline usable and writes nothing.
+   *
+   * @throws DiffusionAttentionError `E_INVALID_ARGUMENT` (options, before any model work),
+   *   `E_MODEL_FORMAT` (a model without text encoder or scheduler config); the signal's reason
+   *   (an AbortError `DOMException` by default) when aborted.
+   */
+  generate(options: GenerateOptions): Promise<GenerateResult> {
+    return generate(this, options);
+  }
 }
 
 /**
@@ -66,5 +84,5 @@ export async function loadPipeline(location?: string, options: LoadOptions = {})
     throw new DiffusionAttentionError('E_MODEL_FORMAT',
       `${source.path}: the UNet's cross_attention_dim ${unet.config.cross_attention_dim} differs from the text encoder's hidden_size ${te!.config.hidden_size}`);
   }
-  return { textEncoder, unet, vae, tokenizer, schedulerConfig: source.schedulerConfig, source: { kind: source.kind, path: source.path } };
+  return new Pipeline(textEncoder, unet, vae, tokenizer, source.schedulerConfig, { kind: source.kind, path: source.path });
 }

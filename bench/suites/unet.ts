@@ -1,0 +1,87 @@
+/**
+ * `unet`: one UNet2DConditionModel forward on the CPU against the repository's plain PyTorch
+ * reference model (tools/sd_reference, diffusers' semantics, float32) with the same weights, in the
+ * same run: the two tiny fixture architectures (sd1-tiny, sd2-tiny; 8x8 latents) and an SD1.5-sized
+ * UNet with random weights at 256x256 images (32x32 latents; timing does not depend on weight
+ * values), each at the guidance batch 2 with 77 context tokens. The PyTorch side writes the weights
+ * once as a diffusers folder under the OS temp dir; our side maps them. The SD1.5 row also records
+ * this process's peak resident memory against the weight bytes (weights are mapped, not copied).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { loadPipeline, Tensor } from 'diffusion-attention';
+
+import { measure } from '../measure.js';
+import { torchBaseline } from '../torch.js';
+import type { Row, Suite } from '../types.js';
+
+interface Case {
+  model: 'sd1-tiny' | 'sd2-tiny' | 'sd15';
+  what: string;
+  batch: number;
+  size: number;
+  tokens: number;
+  folder: string;
+}
+
+function cases(quick: boolean): Case[] {
+  const dir = path.join(os.tmpdir(), 'diffusion-attention-bench');
+  const all: Case[] = [
+    { model: 'sd1-tiny', what: 'sd1-tiny (2 levels, conv proj)', batch: 2, size: 8, tokens: 77, folder: path.join(dir, 'sd1-tiny') },
+    { model: 'sd2-tiny', what: 'sd2-tiny (2 levels, linear proj)', batch: 2, size: 8, tokens: 77, folder: path.join(dir, 'sd2-tiny') },
+    { model: 'sd15', what: 'SD1.5-sized, 256x256 image', batch: 2, size: 32, tokens: 77, folder: path.join(dir, 'sd15') },
+  ];
+  return quick ? all.slice(0, 2) : all;
+}
+
+/** This process's peak resident set (VmHWM) in bytes, or undefined off Linux. */
+function peakRss(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const unetSuite: Suite = {
+  name: 'unet',
+  description: 'UNet2DConditionModel forward, guidance batch 2 (CPU backend) vs the PyTorch reference model',
+  async run(ctx) {
+    const list = cases(ctx.quick);
+    const rows: Row[] = [];
+    // The reference writes the weights, so it runs first, case by case (one model in memory at a time).
+    const warmup = 1;
+    const repeats = ctx.quick ? 3 : 5;
+    const timings = list.map((c) => torchBaseline({ op: 'unet', cases: [c], warmup, repeats }, ctx.log));
+    for (const [i, c] of list.entries()) {
+      const torch = timings[i];
+      const weights = path.join(c.folder, 'unet', 'diffusion_pytorch_model.safetensors');
+      if (!fs.existsSync(weights)) {
+        ctx.log(`unet ${c.model}: skipped (its weights are written by the PyTorch reference, which did not run)`);
+        continue;
+      }
+      const { unet } = await loadPipeline(c.folder);
+      const cfg = unet.config;
+      const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+      const sets = [0, 1].map(() => [
+        Tensor.from(rand(c.batch * cfg.in_channels * c.size * c.size), [c.batch, cfg.in_channels, c.size, c.size]),
+        Tensor.from(rand(c.batch * c.tokens * cfg.cross_attention_dim), [c.batch, c.tokens, cfg.cross_attention_dim]),
+      ] as const);
+      const timing = await measure(async (r) => (await unet.predict(sets[r % 2]![0], 500, sets[r % 2]![1])).dispose(), { warmup, repeats });
+      sets.flat().forEach((t) => t.dispose());
+      const weightBytes = fs.statSync(weights).size;
+      const row: Row = {
+        suite: 'unet', name: c.what, shape: `sample [${c.batch}, ${cfg.in_channels}, ${c.size}, ${c.size}], context [${c.batch}, ${c.tokens}, ${cfg.cross_attention_dim}]`,
+        ours: timing,
+      };
+      if (c.model === 'sd15') row.memory = { peakRssBytes: peakRss(), weightBytes };
+      if (torch) row.baseline = { name: `PyTorch ${torch.torch} reference model (${torch.threads} threads)`, timing: torch.timings[0]!, ratio: timing.median / torch.timings[0]!.median };
+      ctx.log(`unet ${c.model}: ${timing.median.toFixed(1)} ms${row.baseline ? `, ratio ${row.baseline.ratio.toFixed(2)}` : ''}`);
+      rows.push(row);
+    }
+    return rows;
+  },
+};

@@ -1,0 +1,182 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+import extractChunks from 'png-chunks-extract';
+import sharp from 'sharp';
+
+import { loadPipeline, type GenerateOptions, type Pipeline } from '../ts/index.js';
+import { GenerationPlan, gateActions } from '../ts/pipeline/plan.js';
+import { parseGenerateOptions } from '../ts/pipeline/options.js';
+import { withTextChunk } from '../ts/pipeline/image.js';
+import { throwsCode } from './helpers/errors.js';
+
+// generate() on the tiny fixture models (sd1-tiny: latent, VAE, epsilon; sd2-tiny: v-prediction).
+// Random weights make meaningless pictures; these tests check the sampler's bookkeeping exactly.
+const FIX = path.join(__dirname, 'fixtures');
+let sd1: Pipeline;
+let sd2: Pipeline;
+const BASE: GenerateOptions = { prompt: 'a red circle on the left', steps: 6, seed: 7, width: 16, height: 16 };
+
+async function pixels(pipe: Pipeline, o: Partial<GenerateOptions> = {}): Promise<Uint8Array[]> {
+  const r = await pipe.generate({ ...BASE, ...o });
+  return r.images.map((i) => i.raw().data);
+}
+
+const determinism = suite('generate: determinism and identities');
+determinism.before(async () => {
+  sd1 = await loadPipeline(path.join(FIX, 'sd1-tiny'));
+  sd2 = await loadPipeline(path.join(FIX, 'sd2-tiny'));
+});
+
+determinism('the same seed and options give identical PNG bytes; another seed differs', async () => {
+  for (const scheduler of ['ddim', 'euler', 'euler-ancestral', 'dpmpp-2m'] as const) {
+    const a = await (await sd1.generate({ ...BASE, scheduler })).images[0]!.png();
+    const b = await (await sd1.generate({ ...BASE, scheduler })).images[0]!.png();
+    assert.ok(a.equals(b), `${scheduler}: repeated runs differ`);
+    const c = await (await sd1.generate({ ...BASE, scheduler, seed: 8 })).images[0]!.png();
+    assert.not.ok(a.equals(c), `${scheduler}: the seed is ignored`);
+  }
+});
+
+determinism('image b of a batch is the image of seed + b generated alone', async () => {
+  const batch = await sd2.generate({ ...BASE, batchSize: 3, scheduler: 'euler-ancestral' });
+  assert.equal(batch.images.map((i) => i.seed), [7, 8, 9]);
+  const alone = await sd2.generate({ ...BASE, seed: 9, scheduler: 'euler-ancestral' });
+  assert.equal(batch.images[2]!.raw().data, alone.images[0]!.raw().data);
+});
+
+determinism('AFM with strength 0 and T-GATE with gateStep >= steps equal a plain run bit for bit', async () => {
+  const plain = await pixels(sd1);
+  assert.equal(await pixels(sd1, { afm: { strength: 0 } }), plain);
+  assert.equal(await pixels(sd1, { tgate: { gateStep: 6 } }), plain);
+  assert.equal(await pixels(sd1, { tgate: { gateStep: 50 } }), plain);
+  assert.not.equal(await pixels(sd1, { afm: { strength: 1.5 } }), plain);
+  assert.not.equal(await pixels(sd1, { tgate: { gateStep: 3 } }), plain);
+});
+
+determinism('guidanceScale 1 drops the unconditional branch; NAG, GAG and PAG run and change the image', async () => {
+  const plain = await pixels(sd2);
+  assert.not.equal(await pixels(sd2, { guidanceScale: 1 }), plain);
+  for (const attentionGuidance of [{ kind: 'gag' as const, scale: 2 }, { kind: 'nag' as const }, { kind: 'pag' as const }]) {
+    const r = await sd2.generate({ ...BASE, attentionGuidance });
+    assert.not.equal(r.images.map((i) => i.raw().data), plain, attentionGuidance.kind);
+  }
+  // Composition: T-GATE after the gate drops PAG's branch with CFG's; AFM on top.
+  const all = await sd2.generate({ ...BASE, attentionGuidance: { kind: 'pag' }, tgate: { gateStep: 3 }, afm: {} });
+  assert.is(all.images.length, 1);
+});
+
+const plan = suite('generate: the T-GATE and AFM schedule');
+
+plan('gateActions follows tgate.md §3 (SD-XL: N=25, gate 10, sp 5, fi 1, warm-up 2)', () => {
+  const t = { gateStep: 10, warmUp: 2, spInterval: 5, fiInterval: 1 };
+  const self = Array.from({ length: 25 }, (_, s) => gateActions(s, t, true).self);
+  const cross = Array.from({ length: 25 }, (_, s) => gateActions(s, t, true).cross);
+  assert.equal(self.slice(0, 10), ['compute', 'compute', 'record', 'replay', 'replay', 'record', 'replay', 'replay', 'replay', 'record-mean']);
+  assert.ok(self.slice(10).every((a) => a === 'record'));
+  assert.equal(cross.slice(0, 10), [...Array(9).fill('compute'), 'record-mean']);
+  assert.ok(cross.slice(10).every((a) => a === 'replay'));
+  // PixArt: gate 15, sp 3, warm-up 2: SA cached 2, 3, 6, 9, 12; replayed 4, 5, 7, 8, 10, 11, 13.
+  const pix = Array.from({ length: 15 }, (_, s) => gateActions(s, { gateStep: 15, warmUp: 2, spInterval: 3, fiInterval: 1 }, true).self);
+  assert.equal([2, 3, 6, 9, 12].map((s) => pix[s]), Array(5).fill('record'));
+  assert.equal([4, 5, 7, 8, 10, 11, 13].map((s) => pix[s]), Array(7).fill('replay'));
+  // Without guidance halves (no CFG) the gate records the batch as is.
+  assert.equal(gateActions(9, t, false), { cross: 'record', self: 'record' });
+});
+
+plan('the batch halves after the gate; the PAG branch goes with it; AFM gains follow u = s / (S - 1)', async () => {
+  const o = parseGenerateOptions({ prompt: 'x', tgate: { gateStep: 3 }, attentionGuidance: { kind: 'pag' }, afm: { strength: 0.5 } });
+  const p = new GenerationPlan(sd1.unet.attentionLayers, o, 5, 2, true);
+  assert.equal([0, 1, 2, 3, 4].map((s) => p.call(s).branches), [
+    ['uncond', 'cond', 'perturbed'], ['uncond', 'cond', 'perturbed'], ['uncond', 'cond', 'perturbed'], ['cond'], ['cond'],
+  ]);
+  const gate = p.call(2);
+  const cross = 'down_blocks.0.attentions.0.transformer_blocks.0.attn2';
+  // The gate's mean covers the two guidance halves (4 rows of 6), not the PAG branch.
+  assert.equal(gate.layers[cross]!.cache!.mode, 'record-mean');
+  assert.is(gate.layers[cross]!.cache!.rows, 4);
+  assert.equal(gate.layers['mid_block.attentions.0.transformer_blocks.0.attn1']!.guidance, { kind: 'pag', batch: [4, 6] });
+  const after = p.call(3);
+  assert.is(after.layers[cross]!.cache!.mode, 'replay');
+  assert.is(after.layers[cross]!.afm, undefined, 'a replayed layer is not edited');
+  assert.equal(p.call(0).layers[cross]!.afm, { cutoff: 0.25, width: 0.05, preserveDC: true, gainLow: 1.5, gainHigh: 1 });
+  assert.equal(p.call(0).afm, { u: 0, wLow: 1, wHigh: 0 });
+  assert.equal(p.call(2).afm, { u: 0.5, wLow: 0.5, wHigh: 0.5 });
+  // AFM's default layers are the down blocks' cross-attention only.
+  assert.equal(Object.keys(p.call(0).layers).filter((n) => p.call(0).layers[n]!.afm), [cross]);
+  p.dispose();
+});
+
+const output = suite('generate: output, progress, cancellation, capture');
+
+output('PNG: the image as encoded, with the parameters in a text chunk; save() is atomic', async () => {
+  const r = await sd1.generate({ ...BASE, negativePrompt: 'blurry', afm: {} });
+  const img = r.images[0]!;
+  const png = await img.png();
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  assert.equal([info.width, info.height, info.channels], [16, 16, 3]);
+  assert.equal(new Uint8Array(data), img.raw().data);
+  const text = extractChunks(png).find((c) => c.name === 'tEXt')!;
+  const [key, value] = Buffer.from(text.data).toString('latin1').split('\0');
+  assert.is(key, 'parameters');
+  assert.match(value!, /^a red circle on the left\nNegative prompt: blurry\nSteps: 6, Sampler: DPM\+\+ 2M, CFG scale: 7.5, Seed: 7, Size: 16x16, Model: sd1-tiny, AFM: strength 0.2 curve/);
+  // Non-Latin-1 parameters go in an iTXt chunk.
+  const utf8 = extractChunks(withTextChunk(png, 'parameters', 'un chat 猫')).find((c) => c.name === 'iTXt')!;
+  assert.ok(Buffer.from(utf8.data).toString('utf8').endsWith('un chat 猫'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-save-'));
+  await img.save(path.join(dir, 'x.png'));
+  assert.equal(fs.readdirSync(dir), ['x.png']);
+  assert.ok(fs.readFileSync(path.join(dir, 'x.png')).equals(png));
+  await throwsCode(() => img.save(path.join(dir, 'missing', 'x.png')), 'E_IO');
+  assert.equal(fs.readdirSync(dir), ['x.png']);
+});
+
+output('onProgress reports every phase and model call; timings cover each call', async () => {
+  const seen: string[] = [];
+  const r = await sd1.generate({ ...BASE, onProgress: (p) => seen.push(`${p.phase}:${p.step}/${p.steps}`) });
+  assert.equal(seen, ['encode:0/6', 'denoise:0/6', ...[1, 2, 3, 4, 5, 6].map((s) => `denoise:${s}/6`), 'decode:6/6']);
+  assert.is(r.timings.stepsMs.length, 6);
+  assert.ok(r.timings.totalMs >= r.timings.stepsMs.reduce((a, b) => a + b, 0));
+});
+
+output('an abort stops at the next model call, rejects with an AbortError, and the pipeline stays usable', async () => {
+  const controller = new AbortController();
+  let calls = 0;
+  const run = sd1.generate({ ...BASE, signal: controller.signal, onProgress: (p) => { if (p.phase === 'denoise' && p.step === 2) controller.abort(); calls = p.step; } });
+  await run.then(() => assert.unreachable('must reject'), (err: Error) => assert.is(err.name, 'AbortError'));
+  assert.is(calls, 2);
+  await sd1.generate({ ...BASE, signal: AbortSignal.abort() }).then(() => assert.unreachable('must reject'), (err: Error) => assert.is(err.name, 'AbortError'));
+  assert.equal(await pixels(sd1), await pixels(sd1));
+});
+
+output('capture: one spectrum per model call and cross-attention layer, NaN where T-GATE replays', async () => {
+  const r = await sd1.generate({ ...BASE, capture: { bins: 4 }, tgate: { gateStep: 4 } });
+  const layers = r.capture!.layers;
+  assert.equal(layers.map((l) => l.name), sd1.unet.attentionLayers.filter((l) => l.kind === 'cross').map((l) => l.name));
+  for (const l of layers) {
+    assert.is(l.spectra.length, 6 * 4);
+    for (let s = 0; s < 6; s++) {
+      const row = Array.from(l.spectra.subarray(s * 4, s * 4 + 4));
+      if (s < 4) assert.ok(row.every(Number.isFinite) && Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4 || row.every((v) => v === 0), `${l.name} call ${s}`);
+      else assert.ok(row.every(Number.isNaN), `${l.name} call ${s} is replayed`);
+    }
+  }
+});
+
+output('bad options are E_INVALID_ARGUMENT before any model work', async () => {
+  await throwsCode(() => sd1.generate({ ...BASE, width: 15 }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, steps: 0 }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, scheduler: 'plms' as 'ddim' }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, afm: { layers: ['mid_block.attentions.0.transformer_blocks.0.attn1'] } }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, attentionGuidance: { kind: 'pag', layers: ['nope'] } }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, prompt: ['a', 'b'], negativePrompt: ['x', 'y', 'z'] }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, typo: 1 } as GenerateOptions), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => sd1.generate({ ...BASE, ddim: true } as unknown as GenerateOptions), 'E_INVALID_ARGUMENT');
+});
+
+determinism.run();
+plan.run();
+output.run();
