@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -35,6 +37,37 @@ test('a runtime failure exits 1 and names the error code', () => {
   const r = cli(['info'], { DIFFUSION_ATTENTION_BACKEND: 'nonsense' });
   assert.is(r.status, 1);
   assert.match(r.stderr, /E_INVALID_ARGUMENT/);
+});
+
+const MODEL = path.join(__dirname, 'fixtures', 'sd1-tiny');
+
+test('generate writes the PNG, the fingerprint and a JSON summary', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-'));
+  const r = cli(['generate', 'a red circle', '--model', MODEL, '--steps', '4', '--seed', '5', '--width', '16', '--height', '16',
+    '--batch-size', '2', '--out', `${dir}/`, '--capture', path.join(dir, 'fp.png'), '--tgate-gate-step', '2', '--afm-strength', '0.3',
+    '--guidance', 'gag', '--guidance-attn-scale', '2', '--scheduler', 'euler', '--karras', '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.images.map((i: { seed: number }) => i.seed), [5, 6]);
+  assert.equal(fs.readdirSync(dir).sort(), ['5.png', '6.png', 'fp.png']);
+  assert.equal(summary.options.tgate, { gateStep: 2 });
+  assert.equal(summary.options.attentionGuidance, { kind: 'gag', scale: 2 });
+  assert.is(summary.options.scheduler, 'euler');
+  assert.is(summary.options.karras, true);
+  assert.ok(fs.readFileSync(path.join(dir, 'fp.png')).subarray(1, 4).toString() === 'PNG');
+});
+
+test('generate: bad arguments exit 2 with a help hint; a missing model exits 1 and writes nothing', () => {
+  for (const args of [['--steps', 'x'], ['--width', '15'], ['--scheduler', 'plms'], ['--guidance-attn-scale', '2']]) {
+    const r = cli(['generate', 'x', '--model', MODEL, ...args]);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.match(cli(['generate', 'x', '--model', MODEL, '--width', '15']).stderr, /--help/);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-'));
+  const r = cli(['generate', 'x', '--model', path.join(dir, 'nope'), '--out', path.join(dir, 'x.png')]);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /E_MODEL_FORMAT/);
+  assert.equal(fs.readdirSync(dir), []);
 });
 
 test.run();

@@ -11,6 +11,7 @@ import { loadPipeline, type GenerateOptions, type Pipeline } from '../ts/index.j
 import { GenerationPlan, gateActions } from '../ts/pipeline/plan.js';
 import { parseGenerateOptions } from '../ts/pipeline/options.js';
 import { withTextChunk } from '../ts/pipeline/image.js';
+import { colour, panels } from '../ts/pipeline/fingerprint.js';
 import { throwsCode } from './helpers/errors.js';
 
 // generate() on the tiny fixture models (sd1-tiny: latent, VAE, epsilon; sd2-tiny: v-prediction).
@@ -164,6 +165,24 @@ output('capture: one spectrum per model call and cross-attention layer, NaN wher
       else assert.ok(row.every(Number.isNaN), `${l.name} call ${s} is replayed`);
     }
   }
+});
+
+output('fingerprint panels average the layers of each grid, ignoring calls a layer did not run', () => {
+  const nan = NaN;
+  const capture = {
+    steps: 2,
+    layers: [
+      { name: 'a', grid: [4, 4] as [number, number], bins: 2, spectra: Float32Array.from([0.2, 0.8, nan, nan]) },
+      { name: 'b', grid: [4, 4] as [number, number], bins: 2, spectra: Float32Array.from([0.4, 0.6, 0.5, 0.5]) },
+      { name: 'c', grid: [2, 2] as [number, number], bins: 2, spectra: Float32Array.from([1, 0, nan, nan]) },
+    ],
+  };
+  const ps = panels(capture);
+  assert.equal(ps.map((p) => [p.grid, p.layers]), [[[4, 4], 2], [[2, 2], 1]]);
+  assert.ok(Math.abs(ps[0]!.values[0]! - 0.3) < 1e-6 && Math.abs(ps[0]!.values[2]! - 0.5) < 1e-6);
+  assert.ok(Number.isNaN(ps[1]!.values[2]!));
+  assert.is(colour(0), 'rgb(68,1,84)');
+  assert.is(colour(1), 'rgb(253,231,37)');
 });
 
 output('bad options are E_INVALID_ARGUMENT before any model work', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `diffusion-attention` command: `info` and `bench`. Later issues add `generate` and `eval`.
- * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
+ * The `diffusion-attention` command: `generate`, `info` and `bench`.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments, 130 interrupted (Ctrl-C).
  */
 import path from 'node:path';
 
@@ -9,6 +9,8 @@ import { Command, CommanderError } from 'commander';
 
 import { DiffusionAttentionError } from '../errors.js';
 import { info, type Info } from '../info.js';
+import { generateCommand } from './generate.js';
+import { UsageError } from './usage-error.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../native/load.js';
 
 function formatBytes(n: number): string {
@@ -34,6 +36,8 @@ const program = new Command('diffusion-attention')
   .description('Stable Diffusion with fused, steerable attention (AFM, T-GATE, GAG/NAG/PAG) on CPU and CUDA')
   .version(PACKAGE_VERSION)
   .exitOverride();
+
+program.addCommand(generateCommand().exitOverride());
 
 program.command('info')
   .description('show the native binary, the backend in use and the devices found')
@@ -61,6 +65,12 @@ async function run(): Promise<void> {
     if (err instanceof CommanderError) {
       // Help and version exit 0; usage errors (already printed by commander) exit 2.
       process.exitCode = err.exitCode === 0 ? 0 : 2;
+    } else if (err instanceof Error && err.name === 'AbortError') {
+      console.error('aborted: nothing was written');
+      process.exitCode = 130;
+    } else if (err instanceof UsageError) {
+      console.error(`error: ${err.message} (see diffusion-attention ${err.command} --help)`);
+      process.exitCode = 2;
     } else {
       const code = err instanceof DiffusionAttentionError ? ` [${err.code}]` : '';
       console.error(`error${code}: ${err instanceof Error ? err.message : String(err)}`);
