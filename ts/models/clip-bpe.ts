@@ -10,8 +10,10 @@
  *   `whitespace_clean`, `.lower()`; ftfy's other repairs and its `html.unescape` are not part of it);
  * - pre-tokenizer: simple_tokenizer's pattern
  *   `'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+` (kept matches, whitespace dropped; the
- *   `<|startoftext|>` / `<|endoftext|>` alternatives of the original pattern are the added tokens here),
- *   then GPT-2's byte-to-character mapping of each piece's UTF-8 bytes;
+ *   `<|startoftext|>` / `<|endoftext|>` alternatives of the original pattern are the added tokens here,
+ *   split out of the lower-cased prompt first; the two differ only when punctuation directly precedes
+ *   one, which simple_tokenizer's punctuation run then swallows), then GPT-2's byte-to-character
+ *   mapping of each piece's UTF-8 bytes;
  * - model: BPE with `end_of_word_suffix` "</w>" on a word's last symbol, no continuing-subword prefix,
  *   unknown token `<|endoftext|>` (never needed with the 256 byte symbols in the vocabulary);
  * - post-processor: `<|startoftext|>` ... `<|endoftext|>` (CLIPConverter uses RobertaProcessing for this);
@@ -67,8 +69,8 @@ export function parseClipVocab(json: unknown, file: string): Record<string, numb
 }
 
 /**
- * Parses `merges.txt`: one `left right` pair per line after an optional `#version` line, at most
- * {@link CLIP_MAX_MERGES} used. Both parts and their concatenation must be vocabulary tokens (as
+ * Parses `merges.txt`: one `left right` pair per line after an optional `#version` line (blank lines
+ * skipped), at most {@link CLIP_MAX_MERGES} used. Both parts and their concatenation must be vocabulary tokens (as
  * Hugging Face tokenizers' BPE builder requires).
  * @throws DiffusionAttentionError `E_MODEL_FORMAT` naming `file` and the line
  */
@@ -78,8 +80,10 @@ export function parseClipMerges(text: string, vocab: Readonly<Record<string, num
   const merges: Array<[string, string]> = [];
   const has = (t: string) => Object.prototype.hasOwnProperty.call(vocab, t);
   for (let i = first; i < lines.length && merges.length < CLIP_MAX_MERGES; i++) {
-    const parts = lines[i]!.trim().split(/\s+/);
-    if (parts.length !== 2 || parts[0] === '') throw formatError(`${file}: line ${i + 1} is not a pair of tokens`);
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const parts = line.split(/\s+/);
+    if (parts.length !== 2) throw formatError(`${file}: line ${i + 1} is not a pair of tokens`);
     const [a, b] = parts as [string, string];
     for (const t of [a, b, a + b]) {
       if (!has(t)) throw formatError(`${file}: line ${i + 1}: ${JSON.stringify(t)} is not in the vocabulary`);

@@ -2,14 +2,17 @@
  * Opens a model for the engine: a diffusers folder (`model_index.json`, one folder per component
  * with `config.json` and safetensors weights, single or sharded with an index) or an original
  * single-file checkpoint (`.safetensors`), whose names are mapped to diffusers names
- * (single-file.ts). Configs are validated (config.ts). Components that `model_index.json` marks
- * null, or that a folder lacks (a pixel-space model has no `vae/`), are null.
+ * (single-file.ts). A single file is described either by a diffusers folder (`{ config }`) or, without
+ * one, by the built-in SD 1.x / 2.x configs its structure identifies (builtin-configs.ts). Configs
+ * are validated (config.ts). Components that `model_index.json` marks null, or that a folder lacks
+ * (a pixel-space model has no `vae/`), are null.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
 import { DiffusionAttentionError } from '../errors.js';
 import { WeightFile } from '../weights/weight-file.js';
+import { describeSingleFile, familyMismatches } from './builtin-configs.js';
 import {
   clipTextConfigSchema, modelIndexSchema, parseConfig, unetConfigSchema, vaeConfigSchema, type ClipTextConfig, type UNetConfig,
   type VaeConfig,
@@ -37,9 +40,23 @@ export interface ModelSource {
 export interface OpenOptions {
   /**
    * For a single-file checkpoint: a diffusers folder whose configs, tokenizer and scheduler
-   * config describe it (single files carry no configs).
+   * config describe it (single files carry no configs). Without it, a standard SD 1.x / 2.x file
+   * is described by the built-in configs of the family its tensors identify (builtin-configs.ts).
    */
   config?: string;
+  /**
+   * A tokenizer folder (`tokenizer.json`, or a CLIPTokenizer's `vocab.json` + `merges.txt`) to use
+   * instead of the model's own; single files carry none, so without it (and without `config`) their
+   * `tokenizerDir` is null.
+   */
+  tokenizer?: string;
+  /**
+   * The scheduler config's `prediction_type`, overriding the model's. A single SD 2.x file cannot
+   * tell the 768-v model from the 512 base model: the built-in config assumes `v_prediction` (SD 2.1,
+   * as diffusers does for SD 2.x files without a `global_step`); `'epsilon'` selects the 2.1-base
+   * config (epsilon, sample size 64, no attention upcast).
+   */
+  predictionType?: 'epsilon' | 'v_prediction';
 }
 
 function formatError(message: string, cause?: unknown): DiffusionAttentionError {
@@ -122,38 +139,89 @@ async function openFolder(root: string): Promise<ModelSource> {
   };
 }
 
-async function openSingleFile(file: string, options: OpenOptions): Promise<ModelSource> {
-  if (!options.config) {
-    throw formatError(`${file}: a single-file checkpoint carries no configs; pass { config: <a diffusers folder describing it> }`);
+/** Mapped text-encoder weights minus transformers' `position_ids` buffer (int64, not a weight). */
+function textRefs(file: WeightFile, keepLayers?: number): Map<string, WeightRef> {
+  const refs = textEncoderWeights(file);
+  for (const name of [...refs.keys()]) {
+    const layer = /^text_model\.encoder\.layers\.(\d+)\./.exec(name);
+    if (name === 'text_model.embeddings.position_ids' || (keepLayers !== undefined && layer && Number(layer[1]) >= keepLayers)) refs.delete(name);
   }
-  const described = await openFolder(options.config);
+  return refs;
+}
+
+/** A component of single file `file` with `config`; empty weights are an error. */
+function fileComponent<C>(file: string, name: string, config: C, refs: Map<string, WeightRef>): Component<C> {
+  if (refs.size === 0) throw formatError(`${file}: no ${name} weights found`);
+  return { config, weights: new ComponentWeights(refs) };
+}
+
+async function openSingleFile(file: string, options: OpenOptions): Promise<ModelSource> {
   const weights = await WeightFile.open(file);
-  const component = <C>(name: string, c: Component<C> | null, map: (f: WeightFile, cfg: C) => Map<string, WeightRef>): Component<C> | null => {
-    if (!c) return null;
-    const refs = map(weights, c.config);
-    if (refs.size === 0) throw formatError(`${file}: no ${name} weights found`);
-    return { config: c.config, weights: new ComponentWeights(refs) };
-  };
+  if (!options.config) return openBuiltin(file, weights, options.predictionType);
+  const described = await openFolder(options.config);
   return {
     kind: 'single-file',
     path: file,
-    unet: component('unet', described.unet, unetWeights)!,
-    textEncoder: component('text encoder', described.textEncoder, (f) => textEncoderWeights(f)),
-    vae: component('vae', described.vae, vaeWeights),
+    unet: fileComponent(file, 'unet', described.unet.config, unetWeights(weights, described.unet.config)),
+    textEncoder: described.textEncoder && fileComponent(file, 'text encoder', described.textEncoder.config, textRefs(weights)),
+    vae: described.vae && fileComponent(file, 'vae', described.vae.config, vaeWeights(weights, described.vae.config)),
     tokenizerDir: described.tokenizerDir,
     schedulerConfig: described.schedulerConfig,
   };
 }
 
+/** A single file without a config folder: configs from its structure and its family (builtin-configs.ts). */
+function openBuiltin(file: string, weights: WeightFile, predictionType?: OpenOptions['predictionType']): ModelSource {
+  const d = describeSingleFile(weights, { predictionType });
+  const problems = familyMismatches(d);
+  if (problems.length > 0) {
+    throw formatError(`${file}: its structure is ${d.label}, but ${d.label}'s built-in values do not fit its sizes: ${problems.join('; ')}. `
+      + 'Not a standard checkpoint: pass { config: <a diffusers folder describing it> }');
+  }
+  const label = (part: string) => `${file} (built-in ${d.label} ${part} config)`;
+  const unet = parseConfig(unetConfigSchema, d.unet, label('unet'));
+  const unetRefs = unetWeights(weights, unet);
+  // Every UNet tensor of the file must have its place in the described structure.
+  const used = new Set([...unetRefs.values()].map((r) => r.name));
+  const unused = weights.names().filter((n) => n.startsWith('model.diffusion_model.') && !used.has(n));
+  if (unused.length > 0) throw formatError(`${file}: ${unused.length} UNet tensors have no place in an ${d.label} UNet, e.g. ${unused.slice(0, 3).join(', ')}`);
+  const text = d.textEncoder && parseConfig(clipTextConfigSchema, d.textEncoder, label('text_encoder'));
+  const vae = d.vae && parseConfig(vaeConfigSchema, d.vae, label('vae'));
+  return {
+    kind: 'single-file',
+    path: file,
+    unet: fileComponent(file, 'unet', unet, unetRefs),
+    // SD 2.x: the config uses one layer fewer than the file holds (penultimate-layer conditioning).
+    textEncoder: text && fileComponent(file, 'text encoder', text, textRefs(weights, text.num_hidden_layers)),
+    vae: vae && fileComponent(file, 'vae', vae, vaeWeights(weights, vae)),
+    tokenizerDir: null,
+    schedulerConfig: d.scheduler,
+  };
+}
+
 /**
  * Opens a model folder or a single-file checkpoint and validates its configs and weight files.
- * @throws DiffusionAttentionError `E_MODEL_FORMAT` naming the file and field or tensor at fault.
+ * `tokenizer` and `predictionType` override the model's tokenizer folder and scheduler prediction
+ * type, for any kind of model.
+ * @throws DiffusionAttentionError `E_MODEL_FORMAT` naming the file and field or tensor at fault;
+ *   `E_INVALID_ARGUMENT` for an unknown `predictionType`.
  */
 export async function openModel(location: string, options: OpenOptions = {}): Promise<ModelSource> {
+  const { predictionType, tokenizer } = options;
+  if (predictionType !== undefined && predictionType !== 'epsilon' && predictionType !== 'v_prediction') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `predictionType must be 'epsilon' or 'v_prediction', not ${JSON.stringify(predictionType)}`);
+  }
+  if (tokenizer !== undefined && (typeof tokenizer !== 'string' || !(await fs.stat(tokenizer).then((s) => s.isDirectory(), () => false)))) {
+    throw formatError(`tokenizer ${JSON.stringify(tokenizer)} is not a folder`);
+  }
   const stat = await fs.stat(location).catch((err: unknown) => {
     throw formatError(`cannot open model ${location}: ${(err as Error).message}`, err);
   });
-  if (stat.isDirectory()) return openFolder(location);
-  if (location.endsWith('.safetensors')) return openSingleFile(location, options);
-  throw formatError(`${location} is neither a diffusers model folder nor a .safetensors checkpoint`);
+  let source: ModelSource;
+  if (stat.isDirectory()) source = await openFolder(location);
+  else if (location.endsWith('.safetensors')) source = await openSingleFile(location, options);
+  else throw formatError(`${location} is neither a diffusers model folder nor a .safetensors checkpoint`);
+  if (tokenizer !== undefined) source.tokenizerDir = tokenizer;
+  if (predictionType !== undefined) source.schedulerConfig = { ...(source.schedulerConfig ?? {}), prediction_type: predictionType };
+  return source;
 }
