@@ -34,6 +34,8 @@ interface Flags {
   negativePrompt?: string;
   model?: string;
   config?: string;
+  tokenizer?: string;
+  predictionType?: 'epsilon' | 'v_prediction';
   width?: number;
   height?: number;
   steps?: number;
@@ -131,6 +133,8 @@ export function generateCommand(): Command {
     .option('--negative-prompt <text>', 'the unconditional branch\'s prompt')
     .option('--model <dir|file>', 'a diffusers model folder or a single-file .safetensors checkpoint')
     .option('--config <dir>', 'for a single-file checkpoint: a diffusers folder with its configs and tokenizer')
+    .option('--tokenizer <dir>', 'a tokenizer folder (tokenizer.json, or vocab.json + merges.txt), e.g. for a single file')
+    .addOption(new Option('--prediction-type <type>', 'override the model\'s prediction type (SD 2.x single files: 768-v or 512-base)').choices(['epsilon', 'v_prediction']))
     .option('--width <px>', 'image width (a multiple of the model\'s size step)', number('int'))
     .option('--height <px>', 'image height', number('int'))
     .option('--steps <n>', 'model calls (default 25)', number('int'))
@@ -168,7 +172,12 @@ export function generateCommand(): Command {
       } catch (err) {
         usage(err);
       }
-      const pipe = await loadPipeline(f.model, { device: 'auto', ...(f.config ? { config: f.config } : {}) });
+      const pipe = await loadPipeline(f.model, {
+        device: 'auto',
+        ...(f.config ? { config: f.config } : {}),
+        ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
+        ...(f.predictionType ? { predictionType: f.predictionType } : {}),
+      });
       const controller = new AbortController();
       const onSigint = () => controller.abort();
       process.once('SIGINT', onSigint);
