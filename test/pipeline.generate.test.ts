@@ -58,6 +58,23 @@ determinism('AFM with strength 0 and T-GATE with gateStep >= steps equal a plain
   assert.not.equal(await pixels(sd1, { tgate: { gateStep: 3 } }), plain);
 });
 
+determinism('several prompts with their negative prompts, T-GATE intervals and NAG\'s own negative prompt run deterministically', async () => {
+  const o: GenerateOptions = {
+    ...BASE, prompt: ['a red circle', 'a blue square'], negativePrompt: ['green', 'yellow'], batchSize: 2,
+    tgate: { gateStep: 4, warmUp: 1, spInterval: 2, fiInterval: 2 }, attentionGuidance: { kind: 'nag', negativePrompt: 'blurry' },
+    afm: { strength: 0.5, layers: 'all' }, capture: { layers: ['down_blocks.0.attentions.0.transformer_blocks.0.attn2'], topK: 2 },
+  };
+  const a = await sd1.generate(o);
+  assert.is(a.images.length, 4);
+  assert.match(a.images[2]!.parameters, /^a blue square\nNegative prompt: yellow\n/);
+  assert.equal((await sd1.generate(o)).images.map((i) => i.raw().data), a.images.map((i) => i.raw().data));
+  assert.equal(a.capture!.layers.map((l) => l.name), ['down_blocks.0.attentions.0.transformer_blocks.0.attn2']);
+  // The first prompt's images equal those of a run with that prompt alone (every row is computed on
+  // its own; the entropy gate would differ, as its H is one mean over the call's whole batch).
+  const first = await sd1.generate({ ...o, prompt: 'a red circle', negativePrompt: 'green' });
+  assert.equal(first.images.map((i) => i.raw().data), a.images.slice(0, 2).map((i) => i.raw().data));
+});
+
 determinism('guidanceScale 1 drops the unconditional branch; NAG, GAG and PAG run and change the image', async () => {
   const plain = await pixels(sd2);
   assert.not.equal(await pixels(sd2, { guidanceScale: 1 }), plain);
@@ -109,6 +126,36 @@ plan('the batch halves after the gate; the PAG branch goes with it; AFM gains fo
   // AFM's default layers are the down blocks' cross-attention only.
   assert.equal(Object.keys(p.call(0).layers).filter((n) => p.call(0).layers[n]!.afm), [cross]);
   p.dispose();
+});
+
+plan('every AFM, guidance and capture option reaches the layers it names', () => {
+  const layers = sd1.unet.attentionLayers;
+  const cross = layers.filter((l) => l.kind === 'cross').map((l) => l.name);
+  const make = (o: Partial<GenerateOptions>, steps = 5) => new GenerationPlan(layers, parseGenerateOptions({ prompt: 'x', ...o }), steps, 1, true);
+  const afmAt = (o: Partial<GenerateOptions>, s: number, name = cross[0]!) => make(o).call(s).layers[name]?.afm;
+  assert.equal(afmAt({ afm: { schedule: 'constant', strength: 0.4 } }, 3), { cutoff: 0.25, width: 0.05, preserveDC: true, gainLow: 1.4, gainHigh: 1.4 });
+  assert.equal(afmAt({ afm: { schedule: 'lf-only' } }, 4), { cutoff: 0.25, width: 0.05, preserveDC: true, gainLow: 1.2, gainHigh: 1 });
+  assert.equal(afmAt({ afm: { schedule: 'hf-only', cutoff: 0.4, width: 0, preserveDC: false } }, 0), { cutoff: 0.4, width: 0, preserveDC: false, gainLow: 1, gainHigh: 1.2 });
+  assert.equal(afmAt({ afm: { entropyGate: { beta: 10 } } }, 1)!.entropyGate, { strength: 0.2, wLow: 0.75, wHigh: 0.25, beta: 10, gamma: 4 });
+  assert.equal(afmAt({ afm: { entropyGate: true } }, 4)!.entropyGate, { strength: 0.2, wLow: 0, wHigh: 1, beta: 20, gamma: 4 });
+  const all = make({ afm: { layers: 'all' } }).call(0).layers;
+  assert.equal(Object.keys(all).filter((n) => all[n]!.afm), cross);
+  const named = make({ afm: { layers: [cross[2]!] } }).call(0).layers;
+  assert.equal(Object.keys(named), [cross[2]]);
+  // GAG: the up and down blocks' cross-attention by default (mid excluded); NAG: every attn2.
+  const gag = make({ attentionGuidance: { kind: 'gag', scale: 3, eta: Infinity } }).call(0).layers;
+  assert.equal(Object.keys(gag), cross.filter((n) => !n.startsWith('mid')));
+  assert.equal(gag[cross[0]!]!.guidance, { kind: 'gag', scale: 3, alpha: 1.5, eta: Infinity, zeta: 0 });
+  const nag = make({ attentionGuidance: { kind: 'nag', tau: 2, alpha: 0.25 } }).call(0).layers;
+  assert.equal(Object.keys(nag), cross);
+  assert.equal(nag[cross[3]!]!.guidance, { kind: 'nag', scale: 5, tau: 2, alpha: 0.25 });
+  const pag = make({ attentionGuidance: { kind: 'pag', layers: 'up' } }).call(0);
+  assert.equal(Object.keys(pag.layers), layers.filter((l) => l.kind === 'self' && l.block === 'up').map((l) => l.name));
+  const cap = make({ capture: { layers: 'down', topK: 3, bins: 5 } }).call(0).layers;
+  assert.equal(cap, { [cross[0]!]: { capture: { topK: 3, bins: 5 } } });
+  // T-GATE's intervals: warm-up 1, sp 2, fi 2 at gate 4 of 7.
+  const t = make({ tgate: { gateStep: 4, warmUp: 1, spInterval: 2, fiInterval: 2 } }, 7);
+  assert.equal([0, 1, 2, 3, 4, 5, 6].map((s) => t.call(s).self), ['compute', 'record', 'record', 'record-mean', 'record', 'replay', 'record']);
 });
 
 const output = suite('generate: output, progress, cancellation, capture');
