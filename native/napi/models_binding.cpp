@@ -51,6 +51,14 @@ Weights read_weights(const Napi::Value& v) {
   return Weights(std::move(tensors));
 }
 
+// The model of a wrap, or E_DISPOSED after dispose(). Jobs in flight hold their own reference, so
+// dispose() never pulls weights from under a running forward pass.
+template <typename M>
+std::shared_ptr<M> live(const std::shared_ptr<M>& model) {
+  if (!model) fail(ErrorCode::Disposed, "the model has been disposed (pipeline closed)");
+  return model;
+}
+
 class TextEncoderWrap final : public Napi::ObjectWrap<TextEncoderWrap> {
  public:
   explicit TextEncoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TextEncoderWrap>(info) {
@@ -79,10 +87,12 @@ class TextEncoderWrap final : public Napi::ObjectWrap<TextEncoderWrap> {
       const Napi::Int32Array a = info[0].As<Napi::Int32Array>();
       std::vector<int64_t> ids(a.Data(), a.Data() + a.ElementLength());
       const int B = info[1].ToNumber().Int32Value(), T = info[2].ToNumber().Int32Value(), skip = info[3].ToNumber().Int32Value();
-      auto model = model_;
+      auto model = live(model_);
       return TensorWrap::QueueJob(env, [model, ids, B, T, skip] { return model->encode(ids, B, T, skip); });
     });
   }
+
+  void Dispose(const Napi::CallbackInfo&) { model_.reset(); }
 
  private:
   std::shared_ptr<ClipTextModel> model_;
@@ -114,7 +124,7 @@ class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       const Tensor z = TensorWrap::TensorOf(info[0]);
-      auto model = model_;
+      auto model = live(model_);
       return TensorWrap::QueueJob(env, [model, z] { return model->decode(z); });
     });
   }
@@ -124,7 +134,7 @@ class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
     Napi::Env env = info.Env();
     return guard(env, [&]() -> Napi::Value {
       const Tensor x = TensorWrap::TensorOf(info[0]);
-      auto model = model_;
+      auto model = live(model_);
       auto result = std::make_shared<std::pair<Tensor, Tensor>>();
       return PromiseJob::Queue(
           env, [model, x, result] { *result = model->encode(x); },
@@ -136,6 +146,8 @@ class VaeWrap final : public Napi::ObjectWrap<VaeWrap> {
           });
     });
   }
+
+  void Dispose(const Napi::CallbackInfo&) { model_.reset(); }
 
  private:
   std::shared_ptr<AutoencoderKL> model_;
@@ -206,18 +218,21 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
   // attentionLayers() -> [{ name, cross, heads, headDim, level }]
   Napi::Value AttentionLayers(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const auto& layers = model_->attention_layers();
-    Napi::Array out = Napi::Array::New(env, layers.size());
-    for (uint32_t i = 0; i < layers.size(); ++i) {
-      Napi::Object l = Napi::Object::New(env);
-      l.Set("name", layers[i].name);
-      l.Set("cross", layers[i].cross);
-      l.Set("heads", layers[i].heads);
-      l.Set("headDim", static_cast<double>(layers[i].head_dim));
-      l.Set("level", layers[i].level);
-      out.Set(i, l);
-    }
-    return out;
+    return guard(env, [&]() -> Napi::Value {
+      const auto model = live(model_);
+      const auto& layers = model->attention_layers();
+      Napi::Array out = Napi::Array::New(env, layers.size());
+      for (uint32_t i = 0; i < layers.size(); ++i) {
+        Napi::Object l = Napi::Object::New(env);
+        l.Set("name", layers[i].name);
+        l.Set("cross", layers[i].cross);
+        l.Set("heads", layers[i].heads);
+        l.Set("headDim", static_cast<double>(layers[i].head_dim));
+        l.Set("level", layers[i].level);
+        out.Set(i, l);
+      }
+      return out;
+    });
   }
 
   // forward(sample, timesteps: Float32Array [B], context, controls?) ->
@@ -233,7 +248,7 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
       std::vector<float> timesteps(ts.Data(), ts.Data() + ts.ElementLength());
       const Tensor context = TensorWrap::TensorOf(info[2]);
       auto controls = std::make_shared<UNetControls>(read_controls(info[3], sample.shape.empty() ? 0 : sample.shape[0]));
-      auto model = model_;
+      auto model = live(model_);
       auto out = std::make_shared<Tensor>();
       auto reports = std::make_shared<std::vector<LayerReport>>();
       return PromiseJob::Queue(
@@ -265,6 +280,8 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
     });
   }
 
+  void Dispose(const Napi::CallbackInfo&) { model_.reset(); }
+
  private:
   std::shared_ptr<UNet2DConditionModel> model_;
 };
@@ -274,12 +291,15 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
 void RegisterModels(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeVae", VaeWrap::DefineClass(env, "NativeVae",
                                                 {VaeWrap::InstanceMethod<&VaeWrap::Decode>("decode"),
-                                                 VaeWrap::InstanceMethod<&VaeWrap::Encode>("encode")}));
+                                                 VaeWrap::InstanceMethod<&VaeWrap::Encode>("encode"),
+                                                 VaeWrap::InstanceMethod<&VaeWrap::Dispose>("dispose")}));
   exports.Set("NativeUNet", UNetWrap::DefineClass(env, "NativeUNet",
                                                   {UNetWrap::InstanceMethod<&UNetWrap::AttentionLayers>("attentionLayers"),
-                                                   UNetWrap::InstanceMethod<&UNetWrap::Forward>("forward")}));
+                                                   UNetWrap::InstanceMethod<&UNetWrap::Forward>("forward"),
+                                                   UNetWrap::InstanceMethod<&UNetWrap::Dispose>("dispose")}));
   exports.Set("NativeTextEncoder", TextEncoderWrap::DefineClass(env, "NativeTextEncoder",
-                                                                {TextEncoderWrap::InstanceMethod<&TextEncoderWrap::EncodeIds>("encodeIds")}));
+                                                                {TextEncoderWrap::InstanceMethod<&TextEncoderWrap::EncodeIds>("encodeIds"),
+                                                                 TextEncoderWrap::InstanceMethod<&TextEncoderWrap::Dispose>("dispose")}));
 }
 
 }  // namespace da::napi

@@ -34,6 +34,14 @@ export class TextEncoder {
   }
 
   /**
+   * Releases the native model and its weights once calls in flight finish; later calls fail with
+   * `E_DISPOSED`. (Garbage collection does the same when the object becomes unreachable.)
+   */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  /**
    * The hidden state `[B, T, hidden]` (float32, CPU) for token ids `[B, T]`, through the final
    * layer norm. `clipSkip` 1 (default) takes the last layer, 2 the penultimate.
    * @throws DiffusionAttentionError `E_SHAPE`, `E_INVALID_ARGUMENT` (ids outside the vocabulary, clipSkip out of range)

@@ -130,6 +130,14 @@ export class UNet {
     return new UNet(native, c);
   }
 
+  /**
+   * Releases the native model and its weights once calls in flight finish; later calls fail with
+   * `E_DISPOSED`. (Garbage collection does the same when the object becomes unreachable.)
+   */
+  dispose(): void {
+    this.native.dispose();
+  }
+
   /** Sample heights and widths must be multiples of this (2^(levels-1): 8 for SD's four levels). */
   get sizeMultiple(): number {
     return 2 ** (this.config.block_out_channels.length - 1);

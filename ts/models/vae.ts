@@ -27,6 +27,14 @@ export class Vae {
   }
 
   /**
+   * Releases the native model and its weights once calls in flight finish; later calls fail with
+   * `E_DISPOSED`. (Garbage collection does the same when the object becomes unreachable.)
+   */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  /**
    * latents `[B, latent_channels, h, w]` -> images `[B, 3, h*f, w*f]` (f = 2^(levels-1), 8 for SD).
    * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE` (float32 CPU tensors only for now)
    */

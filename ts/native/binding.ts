@@ -70,12 +70,14 @@ export interface NativeWeightFile {
 /** CLIPTextModel (native/napi/models_binding.h). */
 export interface NativeTextEncoder {
   encodeIds(ids: Int32Array, B: number, T: number, clipSkip: number): Promise<NativeTensor>;
+  dispose(): void;
 }
 
 /** AutoencoderKL (native/napi/models_binding.h). */
 export interface NativeVae {
   decode(latents: NativeTensor): Promise<NativeTensor>;
   encode(images: NativeTensor): Promise<[NativeTensor, NativeTensor]>;
+  dispose(): void;
 }
 
 /** One attention module of a UNet (native/models/unet.h AttentionLayerInfo). */
@@ -102,6 +104,7 @@ export interface NativeLayerReport {
 export interface NativeUNet {
   attentionLayers(): NativeAttentionLayer[];
   forward(sample: NativeTensor, timesteps: Float32Array, context: NativeTensor, controls?: object): Promise<{ out: NativeTensor; layers: NativeLayerReport[] }>;
+  dispose(): void;
 }
 
 export interface NativeBinding {

@@ -27,8 +27,15 @@ export interface LoadOptions extends OpenOptions {
  * A loaded text-to-image model: its components as diffusers names them, and `generate()`.
  * Components that `model_index.json` marks null (or that the model lacks, like the VAE of a
  * pixel-space model) are null.
+ *
+ * One pipeline runs one `generate()` at a time: calls made while one runs wait in a queue (in call
+ * order) rather than competing for the same cores; use two pipelines to run side by side. The
+ * native work runs off the main thread, so the event loop stays responsive throughout.
  */
 export class Pipeline {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
   /** @internal */
   constructor(
     /** CLIPTextModel with the model's tokenizer; null for an unconditional model. */
@@ -53,7 +60,22 @@ export class Pipeline {
    *   (an AbortError `DOMException` by default) when aborted.
    */
   generate(options: GenerateOptions): Promise<GenerateResult> {
-    return generate(this, options);
+    if (this.closed) return Promise.reject(new DiffusionAttentionError('E_DISPOSED', 'the pipeline has been closed'));
+    const run = this.queue.then(() => generate(this, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Waits for queued `generate()` calls, then releases the native models and their weights. Later
+   * calls fail with `E_DISPOSED`. Closing twice is harmless.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue;
+    this.textEncoder?.dispose();
+    this.unet.dispose();
+    this.vae?.dispose();
   }
 }
 
