@@ -48,4 +48,19 @@ test('close() waits for queued calls, releases the models, and later calls are E
   await pipe.close();
 });
 
+test('a request over the memory budget fails early with E_RESOURCE and the estimate', async () => {
+  const pipe = await loadPipeline(MODEL, { memoryBudget: 64 * 1024 });
+  let progressed = false;
+  await pipe.generate({ ...BASE, width: 64, height: 64, onProgress: () => { progressed = true; } }).then(
+    () => assert.unreachable('must reject'),
+    (err: Error & { code?: string }) => {
+      assert.is(err.code, 'E_RESOURCE');
+      assert.match(err.message, /needs about \d+ MiB of activations/);
+    },
+  );
+  assert.not.ok(progressed, 'no work before the check');
+  assert.is((await pipe.generate({ ...BASE, width: 8, height: 8, guidanceScale: 1 })).images.length, 1);
+  await throwsCode(() => loadPipeline(MODEL, { memoryBudget: -1 }), 'E_INVALID_ARGUMENT');
+});
+
 test.run();

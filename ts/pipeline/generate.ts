@@ -14,6 +14,7 @@ import type { UNetLayerResult } from '../models/unet.js';
 import { createScheduler, defaultScheduler, GaussianRandom, parseSchedulerConfig, type SchedulerKind } from '../schedulers/index.js';
 import { Tensor } from '../tensor.js';
 import { GeneratedImage, toRgb } from './image.js';
+import { unetActivationBytes, vaeDecodeBytes } from './memory.js';
 import type { Pipeline } from './load.js';
 import { parseGenerateOptions, type GenerateOptions, type ParsedGenerateOptions } from './options.js';
 import { GenerationPlan, type Branch } from './plan.js';
@@ -88,6 +89,16 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
   const tgate = o.tgate;
   if (tgate && (tgate.warmUp ?? 0) >= (tgate.gateStep ?? 10) && (tgate.gateStep ?? 10) < steps) {
     throw invalid('tgate.warmUp must be below tgate.gateStep');
+  }
+  if (pipe.memoryBudget !== null) {
+    // The largest call: every guidance branch at once (CFG halves, PAG), then the decode.
+    const branches = (cfg ? 2 : 1) + (g?.kind === 'pag' ? 1 : 0);
+    const need = Math.max(unetActivationBytes(unet.config, branches * B, height / vaeFactor, width / vaeFactor),
+      vae ? vaeDecodeBytes(vae.config, B, height, width) : 0);
+    if (need > pipe.memoryBudget) {
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+      throw new DiffusionAttentionError('E_RESOURCE', `this request needs about ${mib(need)} of activations, over the pipeline's memory budget of ${mib(pipe.memoryBudget)}: use a smaller size or batch`);
+    }
   }
   const plan = new GenerationPlan(unet.attentionLayers, o, steps, B, cfg);
   const { onProgress, signal, ...given } = o;

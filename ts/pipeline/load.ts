@@ -21,6 +21,12 @@ export interface LoadOptions extends OpenOptions {
   device?: 'auto' | 'cpu';
   /** Compute dtype; weights in other dtypes are converted on load. float32 so far. */
   dtype?: 'float32';
+  /**
+   * Activation memory a `generate()` may use, in bytes (default: no limit; the environment variable
+   * `DIFFUSION_ATTENTION_MEMORY_BUDGET` sets one too). A request whose estimate exceeds it fails with
+   * `E_RESOURCE` and the estimate before any work. Weights are mapped and not counted.
+   */
+  memoryBudget?: number;
 }
 
 /**
@@ -48,6 +54,8 @@ export class Pipeline {
     readonly schedulerConfig: Readonly<Record<string, unknown>> | null,
     /** Where the model came from. */
     readonly source: { kind: ModelSource['kind']; path: string },
+    /** The activation budget of `generate()` in bytes (see {@link LoadOptions.memoryBudget}), or null. */
+    readonly memoryBudget: number | null = null,
   ) {}
 
   /**
@@ -89,7 +97,12 @@ export class Pipeline {
  *   `E_INVALID_ARGUMENT` (options)
  */
 export async function loadPipeline(location?: string, options: LoadOptions = {}): Promise<Pipeline> {
-  const { device = 'auto', dtype = 'float32', ...open } = options;
+  const { device = 'auto', dtype = 'float32', memoryBudget, ...open } = options;
+  const envBudget = process.env.DIFFUSION_ATTENTION_MEMORY_BUDGET;
+  const budget = memoryBudget ?? (envBudget === undefined ? undefined : Number(envBudget));
+  if (budget !== undefined && !(Number.isFinite(budget) && budget > 0)) {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `memoryBudget must be a positive number of bytes, got ${String(memoryBudget ?? envBudget)}`);
+  }
   if (device !== 'auto' && device !== 'cpu') {
     throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `device must be 'auto' or 'cpu' (the model ops run on the CPU so far), got ${String(device)}`);
   }
@@ -106,5 +119,5 @@ export async function loadPipeline(location?: string, options: LoadOptions = {})
     throw new DiffusionAttentionError('E_MODEL_FORMAT',
       `${source.path}: the UNet's cross_attention_dim ${unet.config.cross_attention_dim} differs from the text encoder's hidden_size ${te!.config.hidden_size}`);
   }
-  return new Pipeline(textEncoder, unet, vae, tokenizer, source.schedulerConfig, { kind: source.kind, path: source.path });
+  return new Pipeline(textEncoder, unet, vae, tokenizer, source.schedulerConfig, { kind: source.kind, path: source.path }, budget ?? null);
 }
