@@ -15,11 +15,12 @@ Jobs (all with "warmup", "repeats", "threads", "seed"):
                           | {"kind": "geglu", "rows", "h"}]}
       the model ops of bench/suites/ops.ts: F.linear with bias, F.conv2d with bias (padding k // 2),
       F.silu(F.group_norm(...)) with affine, F.layer_norm with affine, value * F.gelu(gate).
-  {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15", "folder", "batch", "size", "tokens"}]}
+  {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15" | "folder", "folder", "batch", "size", "tokens"}]}
       the repository's plain PyTorch reference UNet2DConditionModel (tools/sd_reference, not in the npm
-      package) in float32 with random weights (make_fixtures.init_weights, seeded), written once to
+      package) in float32. "folder": the weights and config of an existing diffusers folder (the
+      embedded model); otherwise random weights (make_fixtures.init_weights, seeded), written once to
       <folder> as a diffusers folder (model_index.json, unet/config.json, unet/*.safetensors) for our
-      engine to load the same weights; then its forward at timestep 500 on seeded inputs
+      engine to load the same weights. Then its forward at timestep 500 on seeded inputs
       [batch, in, size, size] and context [batch, tokens, cross_attention_dim].
 """
 import json
@@ -156,7 +157,11 @@ def unet(job):
         raise SystemExit(f"the UNet baseline needs the repository's tools/sd_reference ({err})")
     out = []
     for c in job["cases"]:
-        config = configs.SD15_UNET if c["model"] == "sd15" else configs.MODELS[c["model"]]["unet"]
+        if c["model"] == "folder":
+            with open(os.path.join(c["folder"], "unet", "config.json"), encoding="utf-8") as f:
+                config = json.load(f)
+        else:
+            config = configs.SD15_UNET if c["model"] == "sd15" else configs.MODELS[c["model"]]["unet"]
         model = UNet2DConditionModel(config)
         weights = os.path.join(c["folder"], "unet", "diffusion_pytorch_model.safetensors")
         if os.path.exists(weights):

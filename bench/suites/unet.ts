@@ -1,24 +1,26 @@
 /**
  * `unet`: one UNet2DConditionModel forward on the CPU against the repository's plain PyTorch
  * reference model (tools/sd_reference, diffusers' semantics, float32) with the same weights, in the
- * same run: the two tiny fixture architectures (sd1-tiny, sd2-tiny; 8x8 latents) and an SD1.5-sized
- * UNet with random weights at 256x256 images (32x32 latents; timing does not depend on weight
- * values), each at the guidance batch 2 with 77 context tokens. The PyTorch side writes the weights
- * once as a diffusers folder under the OS temp dir; our side maps them. The SD1.5 row also records
- * this process's peak resident memory against the weight bytes (weights are mapped, not copied).
+ * same run: the embedded default model (its own weights, 32x32 pixels), the two tiny fixture
+ * architectures (sd1-tiny, sd2-tiny; 8x8 latents) and an SD1.5-sized UNet with random weights at
+ * 256x256 and 512x512 images (32x32 and 64x64 latents; timing does not depend on weight values),
+ * each at the guidance batch 2 with 77 context tokens (the embedded model: its own context length).
+ * The PyTorch side writes the random weights once as a diffusers folder under the OS temp dir; our
+ * side maps them. The SD1.5 rows also record this process's peak resident memory against the weight
+ * bytes (weights are mapped, not copied).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { loadPipeline, Tensor } from 'diffusion-attention';
+import { DEFAULT_MODEL, loadPipeline, Tensor } from 'diffusion-attention';
 
 import { measure } from '../measure.js';
 import { torchBaseline } from '../torch.js';
 import type { Row, Suite } from '../types.js';
 
 interface Case {
-  model: 'sd1-tiny' | 'sd2-tiny' | 'sd15';
+  model: 'folder' | 'sd1-tiny' | 'sd2-tiny' | 'sd15';
   what: string;
   batch: number;
   size: number;
@@ -29,11 +31,14 @@ interface Case {
 function cases(quick: boolean): Case[] {
   const dir = path.join(os.tmpdir(), 'diffusion-attention-bench');
   const all: Case[] = [
+    { model: 'folder', what: 'embedded default model (32x32 pixels)', batch: 2, size: 32, tokens: 0, folder: DEFAULT_MODEL },
     { model: 'sd1-tiny', what: 'sd1-tiny (2 levels, conv proj)', batch: 2, size: 8, tokens: 77, folder: path.join(dir, 'sd1-tiny') },
     { model: 'sd2-tiny', what: 'sd2-tiny (2 levels, linear proj)', batch: 2, size: 8, tokens: 77, folder: path.join(dir, 'sd2-tiny') },
     { model: 'sd15', what: 'SD1.5-sized, 256x256 image', batch: 2, size: 32, tokens: 77, folder: path.join(dir, 'sd15') },
+    { model: 'sd15', what: 'SD1.5-sized, 512x512 image', batch: 2, size: 64, tokens: 77, folder: path.join(dir, 'sd15') },
   ];
-  return quick ? all.slice(0, 2) : all;
+  const present = all.filter((c) => c.model !== 'folder' || fs.existsSync(path.join(c.folder, 'unet', 'config.json')));
+  return quick ? present.filter((c) => c.model !== 'sd15') : present;
 }
 
 /** This process's peak resident set (VmHWM) in bytes, or undefined off Linux. */
@@ -55,6 +60,11 @@ export const unetSuite: Suite = {
     // The reference writes the weights, so it runs first, case by case (one model in memory at a time).
     const warmup = 1;
     const repeats = ctx.quick ? 3 : 5;
+    // The embedded model conditions on its own text encoder's width and length.
+    for (const c of list.filter((x) => x.model === 'folder')) {
+      const te = JSON.parse(fs.readFileSync(path.join(c.folder, 'text_encoder', 'config.json'), 'utf8')) as { max_position_embeddings: number };
+      c.tokens = te.max_position_embeddings;
+    }
     const timings = list.map((c) => torchBaseline({ op: 'unet', cases: [c], warmup, repeats }, ctx.log));
     for (const [i, c] of list.entries()) {
       const torch = timings[i];
