@@ -14,13 +14,14 @@ import { describeMachine } from './machine.js';
 import { markdown, type Ceilings } from './report.js';
 import { attentionSuite } from './suites/attention.js';
 import { convertSuite } from './suites/convert.js';
+import { fftSuite } from './suites/fft.js';
 import { generateSuite } from './suites/generate.js';
 import { opsSuite } from './suites/ops.js';
 import { unetSuite } from './suites/unet.js';
 import { torchBaseline } from './torch.js';
 import type { Row, Suite } from './types.js';
 
-const SUITES: Suite[] = [attentionSuite, convertSuite, opsSuite, unetSuite, generateSuite];
+const SUITES: Suite[] = [attentionSuite, fftSuite, convertSuite, opsSuite, unetSuite, generateSuite];
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('bench')

@@ -15,6 +15,8 @@ Jobs (all with "warmup", "repeats", "threads", "seed"):
                           | {"kind": "geglu", "rows", "h"}]}
       the model ops of bench/suites/ops.ts: F.linear with bias, F.conv2d with bias (padding k // 2),
       F.silu(F.group_norm(...)) with affine, F.layer_norm with affine, value * F.gelu(gate).
+  {"op": "fft", "cases": [{"B", "H", "h", "w", "d", "cutoff", "width"}]}
+      the low band of q [B, H, h*w, d] over the h x w grid: ifft2(fft2(q) * M_low).real over the grid dims.
   {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15" | "folder", "folder", "batch", "size", "tokens"}]}
       the repository's plain PyTorch reference UNet2DConditionModel (tools/sd_reference, not in the npm
       package) in float32. "folder": the weights and config of an existing diffusers folder (the
@@ -145,6 +147,22 @@ def model_ops(job):
     return out
 
 
+def fft_band(job):
+    out = []
+    gen = torch.Generator().manual_seed(job.get("seed", 0))
+    for c in job["cases"]:
+        B, H, h, w, d = c["B"], c["H"], c["h"], c["w"], c["d"]
+        m = low_mask(h, w, c["cutoff"], c["width"]).view(1, 1, h, w, 1)
+        sets = [torch.randn(B, H, h * w, d, generator=gen) for _ in range(2)]
+
+        def fn(i):
+            q = sets[i % 2].view(B, H, h, w, d)
+            return torch.fft.ifft2(torch.fft.fft2(q, dim=(2, 3)) * m, dim=(2, 3)).real.reshape(B, H, h * w, d)
+        with torch.no_grad():
+            out.append(measure(fn, job["warmup"], job["repeats"]))
+    return out
+
+
 def unet(job):
     # The reference model ships with the repository, not with the npm package.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -191,7 +209,7 @@ def unet(job):
 def main():
     job = json.load(sys.stdin)
     torch.set_num_threads(job.get("threads", torch.get_num_threads()))
-    ops = {"convert": convert, "attention": attention, "ceilings": ceilings, "ops": model_ops, "unet": unet}
+    ops = {"convert": convert, "attention": attention, "ceilings": ceilings, "ops": model_ops, "fft": fft_band, "unet": unet}
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "timings": ops[job["op"]](job)}
     json.dump(result, sys.stdout)
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../ops/attention.h"
 #include "../ops/ops.h"
 #include "errors.h"
 #include "tensor_wrap.h"
@@ -150,6 +151,12 @@ std::function<Tensor()> prepare(const Params& p, std::vector<Tensor> in) {
   if (op == "average_halves") {
     expect_inputs(op, in, 1);
     return [in] { return ops::average_halves(in[0]); };
+  }
+  if (op == "afm_low_band") {
+    expect_inputs(op, in, 1);
+    const int gh = p.small("gridH"), gw = p.small("gridW");
+    const float cutoff = static_cast<float>(p.number("cutoff", 0.25)), width = static_cast<float>(p.number("width", 0.05));
+    return [in, gh, gw, cutoff, width] { return cpu::afm_low_band(in[0], gh, gw, cutoff, width); };
   }
   if (op == "timestep_embedding") {
     expect_inputs(op, in, 1);

@@ -104,6 +104,10 @@ AttentionResult attention(const AttentionCall& call);
 
 namespace cpu {
 AttentionResult attention(const AttentionCall& call);
+// The fused AFM path's band split alone, for its tests and the `fft` benchmark: the low band of q
+// over the H x W grid, Q_low = IDFT2(M_low . DFT2(q)) per (batch, head, channel), DC included
+// (afm.md §12). q float32 [B, heads, H*W, d] on the CPU; E_INVALID_ARGUMENT otherwise.
+Tensor afm_low_band(const Tensor& q, int grid_h, int grid_w, float cutoff, float width);
 }
 namespace cuda {
 AttentionResult attention(const AttentionCall& call);

@@ -353,4 +353,31 @@ AttentionResult attention(const AttentionCall& call) {
   return result;
 }
 
+Tensor afm_low_band(const Tensor& q, int grid_h, int grid_w, float cutoff, float width) {
+  if (q.device() != Device::Cpu || q.dtype != DType::Float32 || q.shape.size() != 4 || q.shape[2] != int64_t(grid_h) * grid_w ||
+      grid_h < 1 || grid_w < 1 || q.shape[3] < 1 || !(cutoff > 0.f && cutoff <= 1.f) || !(width >= 0.f && width < 1.f)) {
+    fail(ErrorCode::InvalidArgument, "afm_low_band: q must be float32 [B, heads, H*W, d] on the CPU, cutoff in (0, 1], width in [0, 1)");
+  }
+  Problem pr{static_cast<int>(q.shape[0]), static_cast<int>(q.shape[1]), static_cast<int>(q.shape[2]), static_cast<int>(q.shape[3]),
+             false, static_cast<const float*>(q.data()), nullptr, nullptr};
+  const int vw = vector_width(), dpad = (pr.d + vw - 1) / vw * vw;
+  AfmParams afm;
+  afm.grid_h = grid_h;
+  afm.grid_w = grid_w;
+  afm.cutoff = cutoff;
+  afm.width = width;
+  band_split(pr, afm, dpad);
+  Tensor out = tensor_empty(q.shape, DType::Float32, Device::Cpu);
+  float* o = static_cast<float*>(out.data());
+  const size_t BH = static_cast<size_t>(pr.B) * pr.H;
+  for (size_t bh = 0; bh < BH; ++bh) {
+    for (int n = 0; n < pr.N; ++n) {
+      for (int c = 0; c < pr.d; ++c) {
+        o[(bh * pr.N + n) * pr.d + c] = pr.low[(bh * pr.N + n) * dpad + c] + pr.dc[bh * pr.d + c];
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace da::cpu
