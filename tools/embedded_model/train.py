@@ -1,0 +1,287 @@
+"""Train the embedded model, checkpoint it, and finish with export, quick check and model card.
+
+    cd /work/main && /usr/bin/python3 -m tools.embedded_model.train --steps 3300 --minutes 75 --out models/shapes-32
+
+What a step does: a batch of `--batch` procedural pictures and captions (dataset.Sampler, seeded by
+(seed, step)), 10% of captions replaced by the empty prompt so classifier-free guidance works, uniform
+integer timesteps in [0, 1000), SD's noise schedule, MSE between the UNet's output and the added noise
+(epsilon prediction). Text encoder and UNet are trained jointly by one AdamW.
+
+Schedule: linear warm-up over `--warmup` steps, then cosine decay to 0 over the run's progress, where
+progress = max(step / --steps, training seconds / --minutes). The time term makes a run on a busy
+machine (this one shares two cores with compilers) end on time with a fully decayed learning rate
+instead of being cut off mid-schedule; with `--minutes 0` the run depends on the step count only.
+An EMA of the weights (decay `--ema`, ramped up as min(ema, (1 + step) / (10 + step)) at the start) is
+what gets exported.
+
+Checkpoints go to `--work` (default /tmp/embedded-train, outside the repository) every
+`--checkpoint-minutes` and at the end; the last three are kept. Each holds model, EMA, optimizer,
+step, training seconds, loss history and the command lines, and batches and noise are functions of
+(seed, step), so `--resume` continues exactly where the checkpoint left off.
+
+At the end (or with `--export-from CHECKPOINT` at any time) the EMA weights are exported to `--out`
+(export.py), loaded back from there, scored on fixed validation batches and by the quick check
+(quick_eval.py), and the model card `--out`/README.md is written (card.py). The log goes to stdout
+and to `--work`/train.log.
+"""
+
+import argparse
+import copy
+import glob
+import math
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+
+from . import card, dataset, quick_eval
+from .diffusion import NoiseSchedule
+from .export import export, load_folder
+from .model import TEXT_CONFIG, UNET_CONFIG, TextToImage, parameter_count
+from .tokenizer import encode
+
+KEEP_CHECKPOINTS = 3
+
+
+# Options a resumed run may change; everything else comes from the checkpoint.
+RESUMABLE_OVERRIDES = ("steps", "minutes", "work", "out", "dtype", "checkpoint_minutes", "log_every", "eval_per_kind", "threads")
+
+
+def build_parser(defaults=True):
+    """The command-line parser; with defaults=False, options not given are absent from the result
+    (to tell which options a resume command sets explicitly)."""
+
+    def default(value):
+        return value if defaults else argparse.SUPPRESS
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add = parser.add_argument
+    add("--steps", type=int, default=default(None), help="planned optimizer steps (the schedule's length)")
+    add("--minutes", type=float, default=default(0.0), help="training-time budget; 0 = none")
+    add("--batch", type=int, default=default(32))
+    add("--lr", type=float, default=default(1e-3))
+    add("--warmup", type=int, default=default(200))
+    add("--weight-decay", type=float, default=default(0.01))
+    add("--ema", type=float, default=default(0.998))
+    add("--caption-dropout", type=float, default=default(0.1))
+    add("--seed", type=int, default=default(0))
+    add("--threads", type=int, default=default(2))
+    add("--work", default=default("/tmp/embedded-train"), help="checkpoints and log (not part of the repository)")
+    add("--out", default=default("models/shapes-32"), help="exported diffusers folder")
+    add("--dtype", choices=("float16", "float32"), default=default("float16"), help="exported weight dtype")
+    add("--checkpoint-minutes", type=float, default=default(10.0))
+    add("--log-every", type=int, default=default(25))
+    add("--eval-per-kind", type=int, default=default(100), help="quick-check prompts per kind (one / two objects)")
+    add("--resume", nargs="?", const="latest", default=default(None), help="checkpoint to resume (default: latest in --work); "
+        f"only {', '.join('--' + k.replace('_', '-') for k in RESUMABLE_OVERRIDES)} may be changed")
+    add("--export-from", metavar="CHECKPOINT", default=default(None), help="skip training: export, check and document a checkpoint")
+    return parser
+
+
+class Log:
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
+
+    def __call__(self, message):
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        print(line, flush=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_paths(work):
+    return sorted(glob.glob(os.path.join(work, "ckpt-*.pt")))
+
+
+def save_checkpoint(state, work, log):
+    path = os.path.join(work, f"ckpt-{state['step']:06d}.pt")
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    for old in checkpoint_paths(work)[:-KEEP_CHECKPOINTS]:
+        os.remove(old)
+    log(f"checkpoint {path}")
+    return path
+
+
+def new_state(args):
+    torch.manual_seed(args["seed"])
+    model = TextToImage(UNET_CONFIG, TEXT_CONFIG)
+    return {
+        "step": 0,
+        "train_seconds": 0.0,
+        "model": model.state_dict(),
+        "ema": copy.deepcopy(model.state_dict()),
+        "optimizer": None,
+        "history": [],
+        "args": dict(args),
+        "commands": [],
+        "unet_config": UNET_CONFIG,
+        "text_config": TEXT_CONFIG,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def progress(step, seconds, args):
+    by_steps = step / args["steps"]
+    by_time = seconds / (60 * args["minutes"]) if args["minutes"] > 0 else 0.0
+    return max(by_steps, by_time)
+
+
+def learning_rate(step, p, args):
+    warmup = min(1.0, (step + 1) / args["warmup"]) if args["warmup"] > 0 else 1.0
+    return args["lr"] * warmup * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+
+
+def make_batch(sampler, schedule, step, args):
+    """(noisy images, timesteps, token ids, target noise) for one step, a function of (seed, step)."""
+    images, captions = sampler.batch(step, args["batch"])
+    generator = torch.Generator().manual_seed(args["seed"] * 1_000_003 + step)
+    drop = torch.rand(len(captions), generator=generator) < args["caption_dropout"]
+    captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
+    ids = torch.tensor([encode(c, TEXT_CONFIG["max_position_embeddings"]) for c in captions])
+    timesteps = torch.randint(0, schedule.train_steps, (len(captions),), generator=generator)
+    noise = torch.randn(images.shape, generator=generator)
+    return schedule.add_noise(images, noise, timesteps), timesteps.float(), ids, noise
+
+
+def train(state, args, log):
+    """Run steps until progress reaches 1; returns the final state (checkpointed)."""
+    torch.set_num_threads(args["threads"])
+    model = TextToImage(state["unet_config"], state["text_config"])
+    model.load_state_dict(state["model"])
+    ema = TextToImage(state["unet_config"], state["text_config"])
+    ema.load_state_dict(state["ema"])
+    ema.requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args["lr"], weight_decay=args["weight_decay"])
+    if state["optimizer"] is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    sampler = dataset.Sampler(args["seed"])
+    schedule = NoiseSchedule()
+    params, ema_params = list(model.parameters()), list(ema.parameters())
+
+    def snapshot():
+        state.update(model=model.state_dict(), ema=ema.state_dict(), optimizer=optimizer.state_dict())
+        return save_checkpoint(state, args["work"], log)
+
+    step, seconds = state["step"], state["train_seconds"]
+    log(
+        f"start at step {step}: unet {parameter_count(model.unet):,} + text encoder "
+        f"{parameter_count(model.text_encoder):,} parameters, batch {args['batch']}, planned {args['steps']} steps "
+        f"or {args['minutes']:g} min"
+    )
+    losses, window_start, last_checkpoint = [], time.time(), time.time()
+    while progress(step, seconds, args) < 1:
+        started = time.time()
+        p = progress(step, seconds, args)
+        lr = learning_rate(step, p, args)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        noisy, timesteps, ids, noise = make_batch(sampler, schedule, step, args)
+        loss = torch.nn.functional.mse_loss(model(noisy, timesteps, ids), noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        decay = min(args["ema"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, q in zip(ema_params, params):
+                e.lerp_(q, 1 - decay)
+        step += 1
+        seconds += time.time() - started
+        losses.append(loss.item())
+        state.update(step=step, train_seconds=seconds)
+        if step % args["log_every"] == 0:
+            rate = len(losses) / (time.time() - window_start)
+            remaining = (args["steps"] - step) / rate
+            if args["minutes"] > 0:
+                remaining = min(remaining, 60 * args["minutes"] - seconds)
+            entry = {"step": step, "loss": float(np.mean(losses)), "lr": lr, "steps_per_s": rate, "train_seconds": seconds}
+            state["history"].append(entry)
+            log(
+                f"step {step} progress {progress(step, seconds, args):.3f} loss {entry['loss']:.4f} lr {lr:.2e} "
+                f"{rate:.3f} steps/s, {seconds / 60:.1f} min trained, ~{max(remaining, 0) / 60:.1f} min left"
+            )
+            losses, window_start = [], time.time()
+        if time.time() - last_checkpoint > 60 * args["checkpoint_minutes"]:
+            snapshot()
+            last_checkpoint = time.time()
+    log(f"training done: {step} steps in {seconds / 60:.1f} min")
+    return snapshot()
+
+
+# ---------------------------------------------------------------------------------------------- finish
+
+
+@torch.no_grad()
+def validation_loss(model, pairs, seed, count=256, batch=64):
+    """Mean epsilon MSE of `model` on fixed pictures over `pairs`, fixed noise and timesteps, no
+    caption dropout: comparable between checkpoints."""
+    sampler, schedule = dataset.Sampler(seed, pairs), NoiseSchedule()
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for index in range(count // batch):
+        images, captions = sampler.batch(index, batch)
+        ids = torch.tensor([encode(c, model.text_encoder.config["max_position_embeddings"]) for c in captions])
+        timesteps = torch.randint(0, schedule.train_steps, (batch,), generator=generator)
+        noise = torch.randn(images.shape, generator=generator)
+        prediction = model(schedule.add_noise(images, noise, timesteps), timesteps.float(), ids)
+        total += torch.nn.functional.mse_loss(prediction, noise).item()
+    return total / (count // batch)
+
+
+def finish(checkpoint_path, args, log):
+    """Export a checkpoint's EMA weights, reload them from the folder, measure, write the card."""
+    torch.set_num_threads(args["threads"])
+    state = torch.load(checkpoint_path)
+    size = export(state, args["out"], args["dtype"])
+    log(f"exported {checkpoint_path} (step {state['step']}) to {args['out']}: {size:,} bytes")
+    model, scheduler_config = load_folder(args["out"])
+    losses = {
+        "seen pairs": validation_loss(model, dataset.TRAIN_PAIRS, seed=10_001),
+        "held-out pairs": validation_loss(model, dataset.HELD_OUT, seed=10_002),
+    }
+    log("validation loss (EMA, exported weights): " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+    grid = os.path.join(args["work"], f"samples-{state['step']:06d}.png")
+    results = quick_eval.evaluate(model, scheduler_config, args["eval_per_kind"], grid=grid)
+    log("quick check, model samples:\n" + quick_eval.table(results["model"]))
+    log("quick check, detector on ground truth:\n" + quick_eval.table(results["ground truth"]))
+    log(f"quick check took {results['seconds']:.0f} s; sample grid {grid}")
+    card.write(args["out"], state, model, size, losses, results, args["dtype"])
+    log(f"wrote {os.path.join(args['out'], 'README.md')}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    log = Log(os.path.join(args["work"], "train.log"))
+    command = "/usr/bin/python3 -m tools.embedded_model.train " + " ".join(shlex.quote(a) for a in argv)
+    log(f"command: {command}")
+    if args["export_from"]:
+        finish(args["export_from"], args, log)
+        return
+    if args["resume"]:
+        path = checkpoint_paths(args["work"])[-1] if args["resume"] == "latest" else args["resume"]
+        state = torch.load(path)
+        explicit = vars(build_parser(defaults=False).parse_args(argv))
+        state["args"].update({k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
+        log(f"resuming from {path} at step {state['step']}")
+    elif args["steps"] is None:
+        parser.error("--steps is required for a new run")
+    else:
+        state = new_state(args)
+    state["commands"].append(command)
+    final = train(state, state["args"], log)
+    finish(final, state["args"], log)
+
+if __name__ == "__main__":
+    main()
