@@ -88,11 +88,17 @@ export class Tensor {
    *   CUDA), `E_RESOURCE` (allocation failed).
    */
   static from(data: Float32Array | Uint16Array, shape: readonly number[], options: TensorOptions = {}): Tensor {
+    if (options === null || typeof options !== 'object') {
+      throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `options must be an object, got ${options === null ? 'null' : typeof options}`);
+    }
     const numel = checkShape(shape);
     const isF32 = data instanceof Float32Array;
     if (!isF32 && !(data instanceof Uint16Array)) {
       throw new DiffusionAttentionError('E_DTYPE', `data must be a Float32Array or a Uint16Array, got ${describe(data)}`);
     }
+    // The native side reads ordinary ArrayBuffers only; shared memory is copied first (another
+    // thread could change it mid-copy anyway).
+    if (typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer) data = data.slice();
     if (!isF32 && options.dtype === undefined) {
       throw new DiffusionAttentionError('E_DTYPE', "a Uint16Array holds 16-bit floats: pass dtype 'float16' or 'bfloat16'");
     }

@@ -21,6 +21,15 @@ AutoencoderKL::AutoencoderKL(const VaeConfig& c, Weights weights) : config_(c), 
   for (int ch : c.block_out_channels) {
     if (ch < 1 || ch % c.norm_num_groups != 0) fail(ErrorCode::ModelFormat, "vae config: norm_num_groups must divide every block_out_channels entry");
   }
+  // Both directions once on the smallest input look every weight up through Weights::need, so a
+  // missing or mis-sized tensor is E_MODEL_FORMAT now rather than at first use.
+  const int64_t factor = int64_t(1) << (c.block_out_channels.size() - 1);
+  Tensor z = tensor_empty({1, c.latent_channels, 1, 1}, DType::Float32, Device::Cpu);
+  std::fill_n(static_cast<float*>(z.data()), z.numel(), 0.f);
+  decode(z);
+  Tensor x = tensor_empty({1, c.in_channels, factor, factor}, DType::Float32, Device::Cpu);
+  std::fill_n(static_cast<float*>(x.data()), x.numel(), 0.f);
+  encode(x);
 }
 
 Tensor AutoencoderKL::conv(const Tensor& x, const std::string& name, int64_t in, int64_t out, int k, int stride, int pad_before,

@@ -1,5 +1,6 @@
 #include "attention_options.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "errors.h"
@@ -15,8 +16,14 @@ float number_field(const Napi::Object& o, const char* key, float fallback) {
 }
 
 int integer_field(const Napi::Object& o, const char* key, int fallback) {
-  const double x = number_field(o, key, static_cast<float>(fallback));
-  if (x != static_cast<double>(static_cast<int>(x))) fail(ErrorCode::InvalidArgument, std::string(key) + " must be an integer");
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) fail(ErrorCode::InvalidArgument, std::string(key) + " must be a number");
+  // Range first: converting a double outside int's range is undefined behaviour.
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!(x >= -2147483648.0 && x <= 2147483647.0) || x != std::floor(x)) {
+    fail(ErrorCode::InvalidArgument, std::string(key) + " must be an integer below 2^31");
+  }
   return static_cast<int>(x);
 }
 

@@ -62,8 +62,8 @@ void check_call(const AttentionCall& c) {
   }
   if (c.cache_mode == CacheMode::Replay) {
     if (!c.cache) bad("replay needs a cache handle");
-    if (c.afm.enabled || c.guidance.kind != GuidanceKind::None || c.capture.enabled) {
-      bad("replay returns the cached output: it cannot be combined with afm, guidance or capture");
+    if (c.afm.enabled || c.guidance.kind != GuidanceKind::None || c.capture.enabled || c.causal || !c.mask.empty()) {
+      bad("replay returns the cached output: it cannot be combined with mask, causal, afm, guidance or capture");
     }
     return;  // the cached tensor itself is checked when it is read
   }

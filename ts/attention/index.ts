@@ -156,7 +156,9 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, options: Attent
   const native: Record<string, unknown> = {};
   const replay = o.cache?.mode === 'replay';
   if (replay) {
-    if (o.afm || o.guidance || o.capture || o.mask) throw invalid('cache replay returns the recorded output: it cannot be combined with mask, afm, guidance or capture');
+    if (o.afm || o.guidance || o.capture || o.mask || o.causal) {
+      throw invalid('cache replay returns the recorded output: it cannot be combined with mask, causal, afm, guidance or capture');
+    }
     native.cache = { handle: o.cache!.handle.native, mode: 'replay' };
     const { binding } = loadNative();
     const r = await awaitNative(() => binding.attention(q.native, null, null, native));
@@ -199,7 +201,8 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, options: Attent
     const captureGrid = o.capture.grid ?? o.afm?.grid ?? (side * side === N ? [side, side] as [number, number] : undefined);
     if (!captureGrid) throw invalid(`capture.grid is needed: N = ${N} is not a square`);
     checkGrid(captureGrid, N, 'capture.grid');
-    native.capture = { topK: o.capture.topK ?? 8, bins: o.capture.bins ?? 16, grid: captureGrid };
+    // K = min(topK, T): clamped here so any positive integer is accepted.
+    native.capture = { topK: Math.min(o.capture.topK ?? 8, T), bins: o.capture.bins ?? 16, grid: captureGrid };
   }
   const { binding } = loadNative();
   const r = await awaitNative(() => binding.attention(q.native, k.native, v.native, native));

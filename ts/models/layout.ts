@@ -207,6 +207,13 @@ function openBuiltin(file: string, weights: WeightFile, predictionType?: OpenOpt
  *   `E_INVALID_ARGUMENT` for an unknown `predictionType`.
  */
 export async function openModel(location: string, options: OpenOptions = {}): Promise<ModelSource> {
+  if (options === null || typeof options !== 'object') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  if (typeof location !== 'string') throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `the model location must be a path, got ${typeof location}`);
+  if (options.config !== undefined && typeof options.config !== 'string') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `config must be the path of a diffusers folder, got ${typeof options.config}`);
+  }
   const { predictionType, tokenizer } = options;
   if (predictionType !== undefined && predictionType !== 'epsilon' && predictionType !== 'v_prediction') {
     throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `predictionType must be 'epsilon' or 'v_prediction', not ${JSON.stringify(predictionType)}`);

@@ -32,6 +32,8 @@ export class PromptTokenizer {
     readonly length: number,
     readonly eosId: number,
     readonly padId: number,
+    /** The files it was read from, for messages. */
+    private readonly source: string,
   ) {}
 
   /**
@@ -102,14 +104,26 @@ export class PromptTokenizer {
     const padding = json.padding as { pad_token?: string } | null | undefined;
     const eosId = idOf('end-of-text', [special('eos_token'), CLIP_EOS]);
     const padId = idOf('padding', [special('pad_token'), padding?.pad_token, special('eos_token'), CLIP_EOS]);
-    return new PromptTokenizer(tokenizer, length, eosId, padId);
+    const loaded = new PromptTokenizer(tokenizer, length, eosId, padId, source);
+    // A definition that parses but cannot encode (a malformed post-processor, say) fails here, at
+    // load time, rather than in the first generate().
+    loaded.encode(['a photo']);
+    return loaded;
   }
 
   /** Token ids `[prompts.length, length]`, row-major. */
   encode(prompts: readonly string[]): { ids: Int32Array; shape: [number, number] } {
     const ids = new Int32Array(prompts.length * this.length);
     prompts.forEach((prompt, b) => {
-      let seq = this.tokenizer.encode(prompt).ids;
+      let seq: number[];
+      try {
+        seq = this.tokenizer.encode(prompt).ids;
+      } catch (err) {
+        throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.source}: the tokenizer failed on ${JSON.stringify(prompt)}: ${(err as Error).message}`, { cause: err });
+      }
+      if (!seq.every((id) => Number.isInteger(id) && id >= 0)) {
+        throw new DiffusionAttentionError('E_MODEL_FORMAT', `${this.source}: the tokenizer produced invalid ids for ${JSON.stringify(prompt)}`);
+      }
       if (seq.length > this.length) seq = [...seq.slice(0, this.length - 1), this.eosId];
       const row = ids.subarray(b * this.length, (b + 1) * this.length);
       row.fill(this.padId);

@@ -174,7 +174,9 @@ export class UNet {
     for (const [name, l] of Object.entries(parsed.data.layers ?? {})) {
       if (!known.has(name)) throw invalid(`controls.layers: no attention layer named ${name} (see unet.attentionLayers)`);
       const g = l.guidance?.kind === 'pag' ? { kind: 'pag', begin: l.guidance.batch?.[0] ?? 0, end: l.guidance.batch?.[1] ?? B } : l.guidance;
-      layers[name] = { ...l, guidance: g, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode, rows: l.cache.rows } };
+      // The native side takes K = min(topK, T) per layer; any positive integer is accepted here.
+      const capture = l.capture && { ...l.capture, topK: Math.min(l.capture.topK ?? 8, 2 ** 30) };
+      layers[name] = { ...l, guidance: g, capture, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode, rows: l.cache.rows } };
     }
     const native = { layers, negativeContext: parsed.data.negativeContext?.native };
     const r = await awaitNative(() => this.native.forward(sample.native, Float32Array.from(steps), context.native, native));

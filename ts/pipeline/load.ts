@@ -64,8 +64,9 @@ export class Pipeline {
    * A failed or aborted call leaves the pipeline usable and writes nothing.
    *
    * @throws DiffusionAttentionError `E_INVALID_ARGUMENT` (options, before any model work),
-   *   `E_MODEL_FORMAT` (a model without text encoder or scheduler config); the signal's reason
-   *   (an AbortError `DOMException` by default) when aborted.
+   *   `E_MODEL_FORMAT` (a model without text encoder or scheduler config), `E_RESOURCE` (over the
+   *   memory budget), `E_DISPOSED` (after close()); the signal's reason when aborted (an AbortError
+   *   `DOMException` from `AbortController.abort()`, a TimeoutError from `AbortSignal.timeout()`).
    */
   generate(options: GenerateOptions): Promise<GenerateResult> {
     if (this.closed) return Promise.reject(new DiffusionAttentionError('E_DISPOSED', 'the pipeline has been closed'));
@@ -97,6 +98,9 @@ export class Pipeline {
  *   `E_INVALID_ARGUMENT` (options)
  */
 export async function loadPipeline(location?: string, options: LoadOptions = {}): Promise<Pipeline> {
+  if (options === null || typeof options !== 'object') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
   const { device = 'auto', dtype = 'float32', memoryBudget, ...open } = options;
   const envBudget = process.env.DIFFUSION_ATTENTION_MEMORY_BUDGET;
   const budget = memoryBudget ?? (envBudget === undefined ? undefined : Number(envBudget));

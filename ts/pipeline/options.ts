@@ -146,7 +146,10 @@ export interface GenerateOptions {
   capture?: CaptureOptions;
   /** Called after the prompt encoding, after every model call and before decoding. */
   onProgress?: (progress: GenerateProgress) => void;
-  /** Aborting stops at the next model call; generate() then rejects with an AbortError. */
+  /**
+   * Aborting stops at the next model call; generate() then rejects with the signal's reason: an
+   * AbortError (DOMException) from `AbortController.abort()`, a TimeoutError from `AbortSignal.timeout()`.
+   */
   signal?: AbortSignal;
 }
 

@@ -51,7 +51,8 @@ export const schedulerConfigSchema = z.strictObject({
   _diffusers_version: opt(z.string()),
   _name_or_path: opt(z.string()),
   // every class
-  num_train_timesteps: opt(z.number().int().min(2)),
+  // Every SD model trains 1000 steps; the cap keeps a hostile file from sizing the schedule tables.
+  num_train_timesteps: opt(z.number().int().min(2).max(100000)),
   beta_start: opt(unit),
   beta_end: opt(unit),
   beta_schedule: opt(z.enum(['linear', 'scaled_linear'])),

@@ -63,7 +63,9 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     throw new DiffusionAttentionError('E_MODEL_FORMAT', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
-    const fileSize = (await handle.stat()).size;
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw formatError(path, 'is not a regular file');
+    const fileSize = stat.size;
     if (fileSize < 8) throw formatError(path, `file of ${fileSize} bytes is too short for a safetensors header`);
     const lengthBytes = Buffer.alloc(8);
     await handle.read(lengthBytes, 0, 8, 0);
@@ -88,6 +90,10 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw formatError(path, 'header is not a JSON object');
     const dataOffset = 8 + headerLength;
     return { path, fileSize, dataOffset, ...parseEntries(path, json as Record<string, unknown>, fileSize - dataOffset, dataOffset) };
+  } catch (err) {
+    // Read failures (I/O errors, a file shrinking underneath) are the file's fault as well.
+    if (err instanceof DiffusionAttentionError) throw err;
+    throw new DiffusionAttentionError('E_MODEL_FORMAT', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
   } finally {
     await handle.close();
   }
@@ -108,7 +114,7 @@ function parseEntries(path: string, json: Record<string, unknown>, dataSize: num
     }
     const e = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
     if (e === null || typeof e !== 'object') throw formatError(path, `tensor ${name}: entry is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in SAFETENSORS_DTYPES)) throw formatError(path, `tensor ${name}: unknown dtype ${JSON.stringify(e.dtype)}`);
+    if (typeof e.dtype !== 'string' || !Object.hasOwn(SAFETENSORS_DTYPES, e.dtype)) throw formatError(path, `tensor ${name}: unknown dtype ${JSON.stringify(e.dtype)}`);
     const dtype = e.dtype as SafetensorsDType;
     if (!Array.isArray(e.shape) || !e.shape.every(isSafeCount)) throw formatError(path, `tensor ${name}: shape must be an array of non-negative integers`);
     const offsets = e.data_offsets;
