@@ -72,8 +72,8 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
   const width = o.width ?? native;
   const height = o.height ?? native;
   if (width % step !== 0 || height % step !== 0) throw invalid(`width and height must be multiples of ${step} for this model, got ${width}x${height}`);
-  const steps = o.steps ?? 25;
-  const guidanceScale = o.guidanceScale ?? 7.5;
+  const steps = o.steps ?? pipe.defaults.steps ?? 25;
+  const guidanceScale = o.guidanceScale ?? pipe.defaults.guidanceScale ?? 7.5;
   const batchSize = o.batchSize ?? 1;
   const seed = o.seed ?? randomInt(0, 2 ** 32);
   const config = parseSchedulerConfig(pipe.schedulerConfig);

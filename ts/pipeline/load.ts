@@ -2,9 +2,13 @@
  * `loadPipeline()`: opens a model (the embedded default, a diffusers folder or a single-file
  * checkpoint) and builds its native components, in diffusers' conventions.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 
+import { z } from 'zod';
+
 import { DiffusionAttentionError } from '../errors.js';
+import { parseConfig } from '../models/config.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/layout.js';
 import { TextEncoder } from '../models/text-encoder.js';
 import { PromptTokenizer } from '../models/tokenizer.js';
@@ -56,6 +60,8 @@ export class Pipeline {
     readonly source: { kind: ModelSource['kind']; path: string },
     /** The activation budget of `generate()` in bytes (see {@link LoadOptions.memoryBudget}), or null. */
     readonly memoryBudget: number | null = null,
+    /** The model's own generation defaults (`generation_config.json`), where it ships one. */
+    readonly defaults: GenerationDefaults = {},
   ) {}
 
   /**
@@ -86,6 +92,39 @@ export class Pipeline {
     this.unet.dispose();
     this.vae?.dispose();
   }
+}
+
+/**
+ * A model's preferred settings, from an optional `generation_config.json` beside `model_index.json`
+ * (`{ "guidance_scale": 1.5, "num_inference_steps": 25 }`; diffusers ignores the file). A small
+ * model's unconditional branch may call for a lower guidance scale than SD's 7.5.
+ */
+export interface GenerationDefaults {
+  guidanceScale?: number;
+  steps?: number;
+}
+
+const generationConfigSchema = z.strictObject({
+  guidance_scale: z.number().min(0).max(100).optional(),
+  num_inference_steps: z.number().int().min(1).max(1000).optional(),
+});
+
+async function readDefaults(folder: string): Promise<GenerationDefaults> {
+  const file = path.join(folder, 'generation_config.json');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return {};
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new DiffusionAttentionError('E_MODEL_FORMAT', `${file} is not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  const c = parseConfig(generationConfigSchema, json, file);
+  return { ...(c.guidance_scale === undefined ? {} : { guidanceScale: c.guidance_scale }), ...(c.num_inference_steps === undefined ? {} : { steps: c.num_inference_steps }) };
 }
 
 /**
@@ -123,5 +162,6 @@ export async function loadPipeline(location?: string, options: LoadOptions = {})
     throw new DiffusionAttentionError('E_MODEL_FORMAT',
       `${source.path}: the UNet's cross_attention_dim ${unet.config.cross_attention_dim} differs from the text encoder's hidden_size ${te!.config.hidden_size}`);
   }
-  return new Pipeline(textEncoder, unet, vae, tokenizer, source.schedulerConfig, { kind: source.kind, path: source.path }, budget ?? null);
+  const defaults = source.kind === 'diffusers' ? await readDefaults(source.path) : {};
+  return new Pipeline(textEncoder, unet, vae, tokenizer, source.schedulerConfig, { kind: source.kind, path: source.path }, budget ?? null, defaults);
 }

@@ -128,9 +128,12 @@ export interface GenerateOptions {
   /** Image size in pixels: multiples of the model's size step; default the model's native size. */
   width?: number;
   height?: number;
-  /** Model calls, default 25. */
+  /** Model calls; default the model's `generation_config.json` value, else 25. */
   steps?: number;
-  /** Classifier-free guidance scale w, default 7.5; w <= 1 runs without the unconditional branch. */
+  /**
+   * Classifier-free guidance scale w; default the model's `generation_config.json` value (1.5 for
+   * the embedded model), else 7.5 as for SD. w <= 1 runs without the unconditional branch.
+   */
   guidanceScale?: number;
   /** Image i of the batch uses seed + i; default a random seed (reported in the result). */
   seed?: number;
