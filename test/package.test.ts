@@ -20,6 +20,12 @@ test('lib/ is built and its CommonJS and ES module entries export the same API',
   assert.ok(fs.existsSync(path.join(ROOT, 'lib', 'index.d.ts')) && fs.existsSync(path.join(ROOT, 'lib', 'index.d.mts')));
 });
 
+test('the CLI entry of the build is executable (npx runs it directly in a clone)', () => {
+  const cli = path.join(ROOT, 'lib', 'cli', 'index.js');
+  assert.ok(fs.readFileSync(cli, 'utf8').startsWith('#!/usr/bin/env node'));
+  assert.ok((fs.statSync(cli).mode & 0o111) !== 0, 'lib/cli/index.js is not executable: run npm run build:ts');
+});
+
 test('package.json ships types, both entries, and no install script', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
   assert.is(pkg.gypfile, false);
