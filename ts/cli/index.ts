@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `diffusion-attention` command: `generate`, `info` and `bench`.
+ * The `diffusion-attention` command: `generate`, `eval`, `info` and `bench`.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments, 130 interrupted (Ctrl-C).
  */
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 
 import { DiffusionAttentionError } from '../errors.js';
 import { info, type Info } from '../info.js';
+import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { UsageError } from './usage-error.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../native/load.js';
@@ -38,6 +39,7 @@ const program = new Command('diffusion-attention')
   .exitOverride();
 
 program.addCommand(generateCommand().exitOverride());
+program.addCommand(evalCommand().exitOverride());
 
 program.command('info')
   .description('show the native binary, the backend in use and the devices found')
