@@ -57,6 +57,26 @@ test('generate writes the PNG, the fingerprint and a JSON summary', () => {
   assert.ok(fs.readFileSync(path.join(dir, 'fp.png')).subarray(1, 4).toString() === 'PNG');
 });
 
+test('generate maps every method flag onto generate() options', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-'));
+  const r = cli(['generate', 'a red circle', '--model', MODEL, '--steps', '4', '--seed', '1', '--width', '16', '--height', '16',
+    '--negative-prompt', 'blue', '--guidance-scale', '3', '--afm-schedule', 'hf-only', '--afm-entropy-gate', '--afm-layers', 'all',
+    '--tgate-gate-step', '3', '--tgate-warm-up', '1', '--tgate-sp-interval', '2', '--tgate-fi-interval', '2',
+    '--guidance', 'pag', '--device', 'cpu', '--out', path.join(dir, 'x.png'), '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout).options;
+  assert.equal(o.afm, { schedule: 'hf-only', entropyGate: true, layers: 'all' });
+  assert.equal(o.tgate, { gateStep: 3, warmUp: 1, spInterval: 2, fiInterval: 2 });
+  assert.equal(o.attentionGuidance, { kind: 'pag' });
+  assert.is(o.negativePrompt, 'blue');
+  assert.is(o.guidanceScale, 3);
+  assert.ok(fs.existsSync(path.join(dir, 'x.png')));
+  const nag = cli(['generate', 'x', '--model', MODEL, '--steps', '2', '--width', '16', '--height', '16', '--guidance', 'nag',
+    '--afm-layers', 'down_blocks.0.attentions.0.transformer_blocks.0.attn2', '--out', path.join(dir, 'y.png'), '--json']);
+  assert.is(nag.status, 0, nag.stderr);
+  assert.equal(JSON.parse(nag.stdout).options.afm, { layers: ['down_blocks.0.attentions.0.transformer_blocks.0.attn2'] });
+});
+
 test('generate: bad arguments exit 2 with a help hint; a missing model exits 1 and writes nothing', () => {
   for (const args of [['--steps', 'x'], ['--width', '15'], ['--scheduler', 'plms'], ['--guidance-attn-scale', '2']]) {
     const r = cli(['generate', 'x', '--model', MODEL, ...args]);
