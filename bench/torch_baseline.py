@@ -167,7 +167,7 @@ def unet(job):
     # The reference model ships with the repository, not with the npm package.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
-        from tools.sd_reference import configs
+        from tools.sd_reference import configs, published_configs
         from tools.sd_reference.make_fixtures import init_weights
         from tools.sd_reference.safetensors_io import load_file, save_file
         from tools.sd_reference.unet import UNet2DConditionModel
@@ -179,7 +179,7 @@ def unet(job):
             with open(os.path.join(c["folder"], "unet", "config.json"), encoding="utf-8") as f:
                 config = json.load(f)
         else:
-            config = configs.SD15_UNET if c["model"] == "sd15" else configs.MODELS[c["model"]]["unet"]
+            config = published_configs.SD15["unet"] if c["model"] == "sd15" else configs.MODELS[c["model"]]["unet"]
         model = UNet2DConditionModel(config)
         weights = os.path.join(c["folder"], "unet", "diffusion_pytorch_model.safetensors")
         if os.path.exists(weights):

@@ -144,26 +144,3 @@ MODELS = {
 # Prompts tokenized into the fixtures (a conditional / unconditional pair, as classifier-free guidance
 # batches them).
 PROMPTS = ["A red circle on the left, blue background.", ""]
-
-# Stable Diffusion 1.5's UNet (runwayml/stable-diffusion-v1-5, unet/config.json), for benchmarks at
-# full size with random weights (bench/torch_baseline.py).
-SD15_UNET = {
-    "_class_name": "UNet2DConditionModel",
-    "act_fn": "silu",
-    "attention_head_dim": 8,
-    "block_out_channels": [320, 640, 1280, 1280],
-    "center_input_sample": False,
-    "cross_attention_dim": 768,
-    "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
-    "downsample_padding": 1,
-    "flip_sin_to_cos": True,
-    "freq_shift": 0,
-    "in_channels": 4,
-    "layers_per_block": 2,
-    "mid_block_scale_factor": 1,
-    "norm_eps": 1e-05,
-    "norm_num_groups": 32,
-    "out_channels": 4,
-    "sample_size": 64,
-    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
-}
