@@ -7,9 +7,9 @@
 import type { GenerateOptions } from '../pipeline/options.js';
 import { bandEnergy, hfCurve, highBandShare } from './frequency.js';
 import type { Prompt } from './prompts.js';
-import { mergeCaptures, PROMPTS_PER_CALL, type EvalRun, type ImageRecord, type Machine, type SettingRun } from './runner.js';
+import { mergeCaptures, PROMPTS_PER_CALL, type EvalRun, type ImageRecord, type SettingRun } from './runner.js';
 import { pairedChange, summarize, wilson, type Attribute, type Rate, type Summary } from './scoring.js';
-import type { RunSize, Scope, Setting } from './settings.js';
+import type { Scope, Setting } from './settings.js';
 
 /** AFM's cutoff radius (afm.md §5, the default of generate()'s `afm.cutoff`). */
 export const AFM_CUTOFF = 0.25;
@@ -73,16 +73,8 @@ export interface Target {
   met: boolean | null;
 }
 
-export interface EvalResults {
-  machine: Machine;
-  model: string;
-  quick: boolean;
-  steps: number;
-  seed: number;
-  size: RunSize;
-  defaults: Record<string, unknown>;
-  scopes: Record<Scope, number>;
-  detector: EvalRun['detector'];
+/** The run's own description (machine, model, sizes, detector check, time), then what was measured. */
+export interface EvalResults extends Pick<EvalRun, 'machine' | 'model' | 'quick' | 'steps' | 'seed' | 'size' | 'defaults' | 'scopes' | 'detector' | 'wallSeconds'> {
   settings: SettingResult[];
   afm: {
     cutoff: number;
@@ -95,7 +87,6 @@ export interface EvalResults {
     captureUnchanged: boolean | null;
   } | null;
   targets: Target[];
-  wallSeconds: number;
   prompts: Array<Pick<Prompt, 'text' | 'group'>>;
   /** Every picture: setting, prompt index, seed, verdict and what the detector read. */
   pictures: Array<{ setting: string; prompt: number; seed: number; verdict: ImageRecord['verdict']; objects: string[] }>;
