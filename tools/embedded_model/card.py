@@ -86,13 +86,13 @@ size word, and {100 * args['caption_dropout']:.0f}% of captions are replaced by 
 
 | component | |
 | --- | --- |
-| UNet | `UNet2DConditionModel`, in/out channels 3, sample_size {unet['sample_size']}, epsilon prediction, {parameter_count(model.unet):,} parameters |
+| UNet | `UNet2DConditionModel`, in/out channels 3, sample_size {unet['sample_size']}, v-prediction (see model.py), {parameter_count(model.unet):,} parameters |
 | levels | block_out_channels {unet['block_out_channels']}, layers_per_block {unet['layers_per_block']}, norm_num_groups {unet['norm_num_groups']} |
 | blocks | down {unet['down_block_types']}, mid {unet['mid_block_type']}, up {unet['up_block_types']} |
 | attention | transformer blocks (self- and cross-attention) at {attention}; none at 32x32; `attention_head_dim` (= heads per level) {unet['attention_head_dim']}; use_linear_projection {unet['use_linear_projection']} |
 | text encoder | `CLIPTextModel`, hidden {text['hidden_size']}, {text['num_hidden_layers']} layers, {text['num_attention_heads']} heads, intermediate {text['intermediate_size']}, {text['hidden_act']}, {text['max_position_embeddings']} positions, vocabulary {text['vocab_size']}; {parameter_count(model.text_encoder):,} parameters; last hidden state is the context |
 | tokenizer | word level (`tokenizers` WordLevel, lowercase, whitespace split), BOS + words + EOS padded with EOS to {text['max_position_embeddings']} |
-| scheduler | `DDIMScheduler`: SD's scaled_linear betas 0.00085-0.012, 1000 steps, steps_offset 1, epsilon, trailing spacing, clip_sample (x0 clamped to [-1, 1]) |
+| scheduler | `DDIMScheduler`: SD's scaled_linear betas 0.00085-0.012, 1000 steps, steps_offset 1, v_prediction, trailing spacing, clip_sample (x0 clamped to [-1, 1]) |
 | weights | {dtype} safetensors; folder {size:,} bytes |
 
 ## Training
@@ -102,7 +102,7 @@ size word, and {100 * args['caption_dropout']:.0f}% of captions are replaced by 
 {steps:,} steps at batch {args['batch']} ({steps * args['batch']:,} pictures; {planned}) in {minutes:.0f} min of
 training on {args['threads']} CPU threads ({rate:.2f} steps/s; PyTorch CPU, float32). AdamW, lr {args['lr']:g}
 with {args['warmup']} warm-up steps then cosine decay to 0, weight decay {args['weight_decay']:g}, gradient
-clipping at 1.0, uniform timesteps, MSE on the noise; text encoder and UNet trained jointly. Shipped
+clipping at 1.0, uniform timesteps, MSE on v; text encoder and UNet trained jointly. Shipped
 weights: the EMA (decay {args['ema']:g}).
 
 Final training loss (last ~200 steps): {_mean_loss(history):.4f}. Validation loss of the exported

@@ -3,8 +3,9 @@
 The schedule is SD's (scaled_linear betas 0.00085..0.012 over 1000 steps, alpha_bar = cumprod(1 - beta),
 computed by tools/sd_reference/make_fixtures.alphas_cumprod). The sampler follows diffusers'
 DDIMScheduler with eta 0, as the package's TypeScript DDIM does (ts/schedulers/ddim.ts): the previous
-timestep is t - 1000 // steps; below 0 alpha_bar_prev is alpha_bar_0 (set_alpha_to_one false);
-clip_sample clamps the predicted x0 without recomputing eps. It reads the same scheduler config the
+timestep is t - 1000 // steps;
+set_alpha_to_one decides alpha_bar_prev below 0; clip_sample clamps the predicted x0 without recomputing
+eps; v-prediction output is split into x0 and eps as diffusers does. It reads the same scheduler config the
 model folder ships, so the training script's quick check samples the way the engine will.
 """
 
@@ -28,6 +29,20 @@ class NoiseSchedule:
         """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise, per-sample integer timesteps."""
         a = self.alpha_bar[timesteps].to(x0.dtype)[:, None, None, None]
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def target(self, x0, noise, timesteps):
+        """What the model learns to output: the noise (epsilon) or v = sqrt(alpha_bar) noise -
+        sqrt(1 - alpha_bar) x0 (v_prediction), per the config's prediction_type."""
+        if self.config["prediction_type"] == "epsilon":
+            return noise
+        a = self.alpha_bar[timesteps].to(x0.dtype)[:, None, None, None]
+        return a.sqrt() * noise - (1 - a).sqrt() * x0
+
+    def split(self, output, x, a):
+        """(x0, eps) from the model output at a noisy x with alpha_bar a (a float)."""
+        if self.config["prediction_type"] == "epsilon":
+            return (x - math.sqrt(1 - a) * output) / math.sqrt(a), output
+        return math.sqrt(a) * x - math.sqrt(1 - a) * output, math.sqrt(a) * output + math.sqrt(1 - a) * x
 
     def timesteps(self, steps):
         """Sampling timesteps, noisiest first, per the config's timestep_spacing and steps_offset."""
@@ -61,13 +76,12 @@ def sample(model, prompts, steps=25, guidance=7.5, seed=0, schedule=None):
     stride = schedule.train_steps // steps
     alpha_bar = schedule.alpha_bar
     for t in schedule.timesteps(steps):
-        eps_both = model.unet(torch.cat([x, x]), torch.tensor([float(t)]), context)
-        cond, uncond = eps_both[:batch], eps_both[batch:]
-        eps = uncond + guidance * (cond - uncond)
+        both = model.unet(torch.cat([x, x]), torch.tensor([float(t)]), context)
+        cond, uncond = both[:batch], both[batch:]
         a = alpha_bar[t].item()
         prev = t - stride
-        a_prev = alpha_bar[prev].item() if prev >= 0 else alpha_bar[0].item()
-        x0 = (x - math.sqrt(1 - a) * eps) / math.sqrt(a)
+        a_prev = 1.0 if prev < 0 and config.get("set_alpha_to_one", False) else alpha_bar[max(prev, 0)].item()
+        x0, eps = schedule.split(uncond + guidance * (cond - uncond), x, a)
         if config.get("clip_sample", False):
             limit = config.get("clip_sample_range", 1.0)
             x0 = x0.clamp(-limit, limit)

@@ -4,8 +4,8 @@
 
 What a step does: a batch of `--batch` procedural pictures and captions (dataset.Sampler, seeded by
 (seed, step)), 10% of captions replaced by the empty prompt so classifier-free guidance works, uniform
-integer timesteps in [0, 1000), SD's noise schedule, MSE between the UNet's output and the added noise
-(epsilon prediction). Text encoder and UNet are trained jointly by one AdamW.
+integer timesteps in [0, 1000), SD's noise schedule, MSE between the UNet's output and v (v-prediction;
+model.py says why not epsilon). Text encoder and UNet are trained jointly by one AdamW.
 
 Schedule: linear warm-up over `--warmup` steps, then cosine decay to 0 over the run's progress, where
 progress = max(step / --steps, training seconds / --minutes). The time term makes a run on a busy
@@ -142,7 +142,8 @@ def learning_rate(step, p, args):
 
 
 def make_batch(sampler, schedule, step, args):
-    """(noisy images, timesteps, token ids, target noise) for one step, a function of (seed, step)."""
+    """(noisy images, timesteps, token ids, target) for one step, a function of (seed, step); the target
+    is the model's prediction type's (model.SCHEDULER_CONFIG)."""
     images, captions = sampler.batch(step, args["batch"])
     generator = torch.Generator().manual_seed(args["seed"] * 1_000_003 + step)
     drop = torch.rand(len(captions), generator=generator) < args["caption_dropout"]
@@ -150,7 +151,7 @@ def make_batch(sampler, schedule, step, args):
     ids = torch.tensor([encode(c, TEXT_CONFIG["max_position_embeddings"]) for c in captions])
     timesteps = torch.randint(0, schedule.train_steps, (len(captions),), generator=generator)
     noise = torch.randn(images.shape, generator=generator)
-    return schedule.add_noise(images, noise, timesteps), timesteps.float(), ids, noise
+    return schedule.add_noise(images, noise, timesteps), timesteps.float(), ids, schedule.target(images, noise, timesteps)
 
 
 def train(state, args, log):
@@ -185,8 +186,8 @@ def train(state, args, log):
         lr = learning_rate(step, p, args)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        noisy, timesteps, ids, noise = make_batch(sampler, schedule, step, args)
-        loss = torch.nn.functional.mse_loss(model(noisy, timesteps, ids), noise)
+        noisy, timesteps, ids, target = make_batch(sampler, schedule, step, args)
+        loss = torch.nn.functional.mse_loss(model(noisy, timesteps, ids), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -223,7 +224,7 @@ def train(state, args, log):
 
 @torch.no_grad()
 def validation_loss(model, pairs, seed, count=256, batch=64):
-    """Mean epsilon MSE of `model` on fixed pictures over `pairs`, fixed noise and timesteps, no
+    """Mean MSE against the training target of `model` on fixed pictures over `pairs`, fixed noise and timesteps, no
     caption dropout: comparable between checkpoints."""
     sampler, schedule = dataset.Sampler(seed, pairs), NoiseSchedule()
     generator = torch.Generator().manual_seed(seed)
@@ -234,7 +235,7 @@ def validation_loss(model, pairs, seed, count=256, batch=64):
         timesteps = torch.randint(0, schedule.train_steps, (batch,), generator=generator)
         noise = torch.randn(images.shape, generator=generator)
         prediction = model(schedule.add_noise(images, noise, timesteps), timesteps.float(), ids)
-        total += torch.nn.functional.mse_loss(prediction, noise).item()
+        total += torch.nn.functional.mse_loss(prediction, schedule.target(images, noise, timesteps)).item()
     return total / (count // batch)
 
 
