@@ -4,6 +4,7 @@
 
 #include "../core/backend.h"
 #include "../core/error.h"
+#include "../core/fault_injection.h"
 #include "convert.h"
 #include "thread_pool.h"
 
@@ -17,6 +18,7 @@ class CpuBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     constexpr size_t kAlign = 64;
+    check_allocation(bytes);
     const size_t rounded = bytes == 0 ? kAlign : (bytes + kAlign - 1) / kAlign * kAlign;
     void* p = std::aligned_alloc(kAlign, rounded);
     if (p == nullptr) fail(ErrorCode::Resource, "out of host memory allocating " + std::to_string(bytes) + " bytes");

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "../core/backend.h"
+#include "../core/fault_injection.h"
 #include "check.h"
 #include "convert.cuh"
 
@@ -80,6 +81,7 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::Cuda; }
 
   void* allocate(size_t bytes) override {
+    check_allocation(bytes);
     void* p = nullptr;
     DA_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 256 : bytes));
     return p;

@@ -3,6 +3,7 @@
 
 #include "attention_binding.h"
 #include "cache_wrap.h"
+#include "fault_binding.h"
 #include "info.h"
 #include "models_binding.h"
 #include "ops_binding.h"
@@ -15,6 +16,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New<da::napi::Info>(env, "info"));
   exports.Set("attention", Napi::Function::New<da::napi::Attention>(env, "attention"));
   exports.Set("runOp", Napi::Function::New<da::napi::RunOp>(env, "runOp"));
+  exports.Set("simulateAllocationFailure",
+              Napi::Function::New<da::napi::SimulateAllocationFailure>(env, "simulateAllocationFailure"));
   da::napi::TensorWrap::Register(env, exports);
   da::napi::CacheWrap::Register(env, exports);
   da::napi::RegisterWeights(env, exports);

@@ -118,4 +118,9 @@ export interface NativeBinding {
   attention(q: NativeTensor, k: NativeTensor | null, v: NativeTensor | null, options: object): Promise<NativeAttentionResult>;
   /** The model ops by name, for tests and benchmarks only (native/napi/ops_binding.h lists names and params). */
   runOp(name: string, inputs: NativeTensor[], params: object): Promise<NativeTensor>;
+  /**
+   * Tests only: the allocation `after` allocations from now fails once with E_RESOURCE (negative:
+   * disarm). Returns whether a previous arming was still pending (native/core/fault_injection.h).
+   */
+  simulateAllocationFailure(after: number): boolean;
 }

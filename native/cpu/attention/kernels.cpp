@@ -3,12 +3,14 @@
 #include <cstdlib>
 #include <new>
 
+#include "../../core/fault_injection.h"
 #include "../simd.h"
 
 namespace da::cpu::attn {
 
 float* grow(Buffer& b, size_t n) {
   if (b.size >= n) return b.data;
+  check_allocation(n * sizeof(float));
   std::free(b.data);
   b.data = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
   if (b.data == nullptr) {

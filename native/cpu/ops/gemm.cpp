@@ -5,12 +5,14 @@
 #include <new>
 #include <vector>
 
+#include "../../core/fault_injection.h"
 #include "../thread_pool.h"
 
 namespace da::cpu::ops {
 
 float* Scratch::get(size_t n) {
   if (n > size_) {
+    check_allocation(n * sizeof(float));
     data_.reset(static_cast<float*>(std::aligned_alloc(64, (std::max<size_t>(n, 1) * sizeof(float) + 63) / 64 * 64)));
     if (!data_) {
       size_ = 0;
