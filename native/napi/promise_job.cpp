@@ -36,17 +36,27 @@ void PromiseJob::Execute() {
   }
 }
 
+// Settling runs JS-facing N-API calls, which fail (and node-addon-api throws) once the environment
+// is being torn down: a worker thread terminated while this job ran. Nobody can observe the promise
+// then, and an exception escaping the completion callback would abort the whole process, so such a
+// failure is dropped.
 void PromiseJob::OnOK() {
   Napi::Env env = Env();
   try {
-    deferred_.Resolve(guard(env, [&] { return resolve_(env, pinned_.Value()); }));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    try {
+      deferred_.Resolve(guard(env, [&] { return resolve_(env, pinned_.Value()); }));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  } catch (const Napi::Error&) {
   }
 }
 
 void PromiseJob::OnError(const Napi::Error& error) {
-  deferred_.Reject(make_error(Env(), code_.c_str(), error.Message()).Value());
+  try {
+    deferred_.Reject(make_error(Env(), code_.c_str(), error.Message()).Value());
+  } catch (const Napi::Error&) {
+  }
 }
 
 }  // namespace da::napi
