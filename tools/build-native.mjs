@@ -9,6 +9,8 @@
 //   DIFFUSION_ATTENTION_CUDA_ARCHS="75-real" CUDA architectures (default 'release': the list in
 //                                            CMakeLists.txt, sm_75 to sm_120 plus PTX)
 //   DIFFUSION_ATTENTION_BUILD_TYPE=Release|Debug|RelWithDebInfo
+//   DIFFUSION_ATTENTION_SANITIZE=address,undefined   a sanitizer test build of the CPU variant, into
+//                                            build-sanitize/ (tools/sanitize.mjs runs it); needs CMake
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -44,8 +46,17 @@ if (!['ON', 'OFF', 'AUTO'].includes(cuda)) {
   console.error(`DIFFUSION_ATTENTION_CUDA must be on, off or auto, not '${process.env.DIFFUSION_ATTENTION_CUDA}'`);
   process.exit(2);
 }
-const buildType = process.env.DIFFUSION_ATTENTION_BUILD_TYPE ?? 'Release';
+const sanitize = process.env.DIFFUSION_ATTENTION_SANITIZE ?? '';
+if (!/^[a-z,]*$/.test(sanitize)) {
+  console.error(`DIFFUSION_ATTENTION_SANITIZE must be a -fsanitize= list such as address,undefined, not '${sanitize}'`);
+  process.exit(2);
+}
+const buildType = process.env.DIFFUSION_ATTENTION_BUILD_TYPE ?? (sanitize ? 'RelWithDebInfo' : 'Release');
 const useGyp = process.argv.includes('--gyp') || !has('cmake');
+if (sanitize && useGyp) {
+  console.error('DIFFUSION_ATTENTION_SANITIZE needs CMake');
+  process.exit(1);
+}
 
 if (useGyp) {
   if (cuda === 'ON') {
@@ -61,10 +72,10 @@ if (useGyp) {
   run(process.execPath, [resolveBin('node-gyp', 'bin/node-gyp.js'), 'rebuild', `--jobs=${os.availableParallelism()}`, ...nodedir, ...debug]);
 } else {
   const cmakeJs = resolveBin('cmake-js', 'bin/cmake-js');
-  const common = ['--out', 'build', '--config', buildType];
+  const common = ['--out', sanitize ? 'build-sanitize' : 'build', '--config', buildType];
   // Configure every time (cheap with a warm cache): `cmake-js build` alone skips configuring an
   // existing build folder, and the cache would keep the previous options.
-  run(process.execPath, [cmakeJs, 'configure', ...common, `--CDDA_CUDA=${cuda}`,
-    `--CDDA_CUDA_ARCHS=${process.env.DIFFUSION_ATTENTION_CUDA_ARCHS || 'release'}`]);
+  run(process.execPath, [cmakeJs, 'configure', ...common, `--CDDA_CUDA=${sanitize ? 'OFF' : cuda}`,
+    `--CDDA_CUDA_ARCHS=${process.env.DIFFUSION_ATTENTION_CUDA_ARCHS || 'release'}`, `--CDDA_SANITIZE=${sanitize}`]);
   run(process.execPath, [cmakeJs, 'build', ...common, '--parallel', String(os.availableParallelism())]);
 }

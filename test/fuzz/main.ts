@@ -5,7 +5,9 @@
  *   npm run fuzz -- --cases 500 --seed 42     500 cases of seed 42
  *   npm run fuzz -- --seed 42 --case 317      replays case 317 of seed 42 alone, printing it
  *
- * FUZZ_SEED, FUZZ_CASES and FUZZ_CASE do the same as the flags. Prints the seed first, a table of
+ *   npm run fuzz -- --memory-limit-mb 0      no memory limit on the workers (tools/sanitize.mjs)
+ *
+ * FUZZ_SEED, FUZZ_CASES, FUZZ_CASE and FUZZ_MEMORY_LIMIT_MB do the same as the flags. Prints the seed first, a table of
  * outcomes per category at the end (Markdown, as RELIABILITY.md records it) and every failure,
  * crash or hang with the command that replays it; exits with 1 when there is any.
  */
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   console.log(`fuzz seed ${seed}, ${cases} case(s)${only === undefined ? '' : ` from case ${only}`} (replay: npm run fuzz -- --seed ${seed} --cases ${cases})`);
   const started = Date.now();
   const report = await runFuzz({
-    seed, cases, first: only ?? 0,
+    seed, cases, first: only ?? 0, memoryLimitMb: flag('memory-limit-mb', 'FUZZ_MEMORY_LIMIT_MB') ?? 8192,
     onCase: (i, category, description, outcome) => {
       if (only !== undefined) console.log(`case ${i} [${category}] ${description}\n  -> ${describe(outcome)}`);
       else if ((i + 1) % 1000 === 0) console.log(`  ${i + 1} cases, ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -24,7 +24,10 @@ export interface FuzzOptions {
   first?: number;
   /** A case that reports nothing for this long is a hang (default 120 s). */
   caseTimeoutMs?: number;
-  /** Limit on the memory a worker allocates (default 8 GiB). */
+  /**
+   * Limit on the memory a worker allocates (default 8 GiB); 0: none (under AddressSanitizer,
+   * whose shadow memory the limit would count; its max_allocation_size_mb bounds hostile sizes).
+   */
   memoryLimitMb?: number;
   /** Called as each case ends. */
   onCase?: (index: number, category: string, description: string, outcome: Outcome) => void;
@@ -72,7 +75,8 @@ function runWorker(o: Required<Omit<FuzzOptions, 'onCase'>> & Pick<FuzzOptions, 
     const args = ['--import', 'tsx', WORKER, String(o.seed), String(from), String(to), scratch];
     // ulimit -d (private writable memory, in KiB; -v would also count the address space
     // WebAssembly reserves without using); exec keeps the worker's pid, so a signal is reported as the worker's own.
-    const child = spawn('/bin/sh', ['-c', `ulimit -d ${o.memoryLimitMb * 1024} && exec "$0" "$@"`, process.execPath, ...args],
+    const limit = o.memoryLimitMb > 0 ? `ulimit -d ${o.memoryLimitMb * 1024} && ` : '';
+    const child = spawn('/bin/sh', ['-c', `${limit}exec "$0" "$@"`, process.execPath, ...args],
       { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     let next = from;
     let current: WorkerResult['current'];

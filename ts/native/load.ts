@@ -14,6 +14,9 @@
  * device, the CPU variant is used and `info().reason` says why in one line.
  * `DIFFUSION_ATTENTION_BACKEND=cpu|cuda` forces the choice; a forced backend that is unavailable
  * is an error (E_NO_CUDA), never a silent fallback.
+ *
+ * `DIFFUSION_ATTENTION_BINARY=<file>` loads that CPU binary instead of the resolved one (the
+ * sanitizer builds of tools/sanitize.mjs use it); it implies the CPU backend.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,6 +54,7 @@ function load(): LoadedBinding {
     throw new DiffusionAttentionError('E_INVALID_ARGUMENT',
       `DIFFUSION_ATTENTION_BACKEND must be cpu, cuda or auto, not '${process.env.DIFFUSION_ATTENTION_BACKEND}'`);
   }
+  if (process.env.DIFFUSION_ATTENTION_BINARY) return loadCpu('DIFFUSION_ATTENTION_BINARY names a CPU binary');
   if (forced === 'cpu') return loadCpu('DIFFUSION_ATTENTION_BACKEND=cpu');
   if (forced === 'cuda') {
     const cuda = tryCuda();
@@ -102,7 +106,7 @@ function tryCuda(): LoadedBinding | string {
 function loadCpu(reason: string): LoadedBinding {
   let file: string;
   try {
-    file = nodeGypBuild.resolve(PACKAGE_ROOT);
+    file = process.env.DIFFUSION_ATTENTION_BINARY ? path.resolve(process.env.DIFFUSION_ATTENTION_BINARY) : nodeGypBuild.resolve(PACKAGE_ROOT);
   } catch (err) {
     throw loadError(`no binary found: ${firstLine(err)}`);
   }
