@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "tensor_wrap.h"
+#include "typed_arrays.h"
 
 namespace da::napi {
 
@@ -37,8 +38,7 @@ std::vector<uint8_t> bytes_field(const Napi::Value& v, const char* name) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
     fail(ErrorCode::InvalidArgument, std::string(name) + " must be a Uint8Array");
   }
-  const Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-  return std::vector<uint8_t>(a.Data(), a.Data() + a.ElementLength());
+  return copy_elements<uint8_t>(v.As<Napi::Uint8Array>());
 }
 
 namespace {

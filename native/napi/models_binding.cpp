@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "promise_job.h"
 #include "tensor_wrap.h"
+#include "typed_arrays.h"
 
 namespace da::napi {
 
@@ -84,8 +85,7 @@ class TextEncoderWrap final : public Napi::ObjectWrap<TextEncoderWrap> {
       if (info.Length() < 4 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
         fail(ErrorCode::InvalidArgument, "encodeIds(ids: Int32Array, B, T, clipSkip)");
       }
-      const Napi::Int32Array a = info[0].As<Napi::Int32Array>();
-      std::vector<int64_t> ids(a.Data(), a.Data() + a.ElementLength());
+      std::vector<int64_t> ids = copy_elements<int64_t>(info[0].As<Napi::Int32Array>());
       const int B = info[1].ToNumber().Int32Value(), T = info[2].ToNumber().Int32Value(), skip = info[3].ToNumber().Int32Value();
       auto model = live(model_);
       return TensorWrap::QueueJob(env, [model, ids, B, T, skip] { return model->encode(ids, B, T, skip); });
@@ -244,8 +244,7 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
         fail(ErrorCode::InvalidArgument, "forward(sample, timesteps: Float32Array, context, controls?)");
       }
       const Tensor sample = TensorWrap::TensorOf(info[0]);
-      const Napi::Float32Array ts = info[1].As<Napi::Float32Array>();
-      std::vector<float> timesteps(ts.Data(), ts.Data() + ts.ElementLength());
+      std::vector<float> timesteps = copy_elements<float>(info[1].As<Napi::Float32Array>());
       const Tensor context = TensorWrap::TensorOf(info[2]);
       auto controls = std::make_shared<UNetControls>(read_controls(info[3], sample.shape.empty() ? 0 : sample.shape[0]));
       auto model = live(model_);

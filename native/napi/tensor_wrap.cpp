@@ -5,6 +5,7 @@
 #include "constructors.h"
 #include "errors.h"
 #include "promise_job.h"
+#include "typed_arrays.h"
 
 namespace da::napi {
 
@@ -107,11 +108,11 @@ Napi::Value TensorWrap::FromHost(const Napi::CallbackInfo& info) {
                                  " tensor is made from a Float32Array" +
                                  (dtype == da::DType::Float32 ? "" : " or a Uint16Array of its bits"));
     }
-    if (data.ElementLength() != numel) {
-      fail(ErrorCode::Shape, "data has " + std::to_string(data.ElementLength()) + " elements but the shape needs " +
-                                 std::to_string(numel));
+    const size_t elements = readable_elements(data);
+    if (elements != numel) {
+      fail(ErrorCode::Shape, "data has " + std::to_string(elements) + " elements but the shape needs " + std::to_string(numel));
     }
-    const auto* bytes = static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+    const uint8_t* bytes = numel ? typed_array_bytes(data) : nullptr;
     Tensor host = tensor_empty(shape, host_type, da::Device::Cpu);
     if (host.nbytes() != 0) std::memcpy(host.data(), bytes, host.nbytes());
     const bool same = host_type == dtype && device == da::Device::Cpu;
