@@ -1,18 +1,14 @@
 /**
- * The generate() part of the soak: one pipeline on test/fixtures/sd1-tiny, many 4-step 16x16
- * calls cycling through the methods (plain, AFM, T-GATE, GAG, NAG, PAG, capture) and seeds, each
- * image encoded to PNG as a caller would.
+ * The generate() part of the soak: one pipeline on the embedded default model, many 4-step calls
+ * at its own size (32x32) cycling through the methods (plain, AFM, T-GATE, GAG, NAG, PAG, capture)
+ * and seeds, each image encoded to PNG as a caller would.
  */
-import path from 'node:path';
-
 import { loadPipeline, type GenerateOptions } from '../../ts/index.js';
 import type { RssSampler } from './rss.js';
 
-const MODEL = path.join(__dirname, '..', 'fixtures', 'sd1-tiny');
-
 export async function soakGenerate(calls: number, sampler: RssSampler, every: number): Promise<void> {
-  const pipe = await loadPipeline(MODEL);
-  const base: GenerateOptions = { prompt: 'a red circle on the left', steps: 4, width: 16, height: 16 };
+  const pipe = await loadPipeline();
+  const base: GenerateOptions = { prompt: 'a red circle on the left', steps: 4 };
   const variants: GenerateOptions[] = [
     base,
     { ...base, afm: { strength: 0.5, entropyGate: true } },

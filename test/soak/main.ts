@@ -1,6 +1,6 @@
 /**
  * `npm run soak`: resident memory over long runs, in one process: 100,000 small attention() calls,
- * then 1,000 generate() calls on test/fixtures/sd1-tiny (4 steps, 16x16), sampling RSS 100 times
+ * then 1,000 generate() calls on the embedded model (4 steps, 32x32), sampling RSS 100 times
  * per part. Prints, per part, RSS at the start and end and the growth in bytes per call (least
  * squares over the second half of the samples), as RELIABILITY.md records it. Not part of
  * `npm test` (it takes minutes).
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   if (!(globalThis as { gc?: unknown }).gc) console.log('(run with --expose-gc, as npm run soak does, for RSS after collection)');
   console.log('| workload | calls | time | RSS at start | RSS at end | growth (bytes/call, 2nd half) |\n| --- | ---: | ---: | ---: | ---: | ---: |');
   await part('attention() (B 2, heads 2, N 16, T 8, d 16; all variants)', count('attention', 100_000), soakAttention);
-  await part('generate() on sd1-tiny (4 steps, 16x16; all methods)', count('generate', 1_000), soakGenerate);
+  await part('generate() on the embedded model (4 steps, 32x32; all methods)', count('generate', 1_000), soakGenerate);
 }
 
 // uvu imports every file under test/ whose path matches its pattern: run only when started directly.
