@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Command } from 'commander';
+import { info } from 'diffusion-attention';
 
 import { chartPng } from './chart.js';
 import { describeMachine } from './machine.js';
@@ -36,13 +37,16 @@ export async function main(argv: string[]): Promise<void> {
       if (unknown.length) program.error(`unknown suite ${unknown.join(', ')} (known: ${SUITES.map((s) => s.name).join(', ')})`);
       const chosen = names.length ? SUITES.filter((s) => names.includes(s.name)) : SUITES;
       const quick = !!opts.quick;
+      const backend = info();
       const ctx = {
         quick,
         baseline: opts.baseline,
+        cuda: backend.backend === 'cuda',
         warmup: quick ? 2 : 3,
         repeats: opts.repeats ?? (quick ? 5 : 11),
         log: (line: string) => console.error(line),
       };
+      if (!ctx.cuda) ctx.log(`GPU rows skipped: ${backend.reason ?? 'the CUDA backend is not in use'}`);
       const machine = describeMachine();
       // The machine's own ceilings, measured in this run, so every rate is also a fraction of one.
       const ceilings = opts.baseline ? torchBaseline<Ceilings>({ op: 'ceilings' }, ctx.log)?.timings[0] : undefined;

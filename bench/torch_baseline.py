@@ -5,10 +5,14 @@ Run by the harness (bench/torch.ts) with Debian's python3-torch, in the same run
 measurements, on the same shapes and seeds, so ratios compare like with like.
 Jobs (all with "warmup", "repeats", "threads", "seed"):
   {"op": "convert", "cases": [{"n", "from", "to"}]}
-  {"op": "attention", "cases": [{"B", "H", "N", "T", "d", "variant": "plain" | "afm", "grid": [h, w],
-                                 "gainLow", "gainHigh", "cutoff", "width"}]}
+  {"op": "attention", "cases": [{"B", "H", "N", "T", "d", "variant": "plain" | "sdpa" | "afm", "grid": [h, w],
+                                 "gainLow", "gainHigh", "cutoff", "width", "device", "dtype"}]}
       plain: softmax(q k^T * scale) v, the materialised matmul-softmax-matmul;
-      afm: the unfused logit-domain AFM edit (reference/afm.md §4) with torch.fft before the softmax.
+      sdpa: F.scaled_dot_product_attention (PyTorch's fused kernels; the GPU baseline);
+      afm: the unfused logit-domain AFM edit (reference/afm.md §4) with torch.fft before the softmax
+      (its FFT in float32 whatever the dtype: cuFFT's half precision takes powers of two only).
+      device "cpu" (default) or "cuda", dtype "float32" (default), "float16" or "bfloat16"; on "cuda"
+      every timed call is followed by torch.cuda.synchronize().
   {"op": "ceilings"}: measured float32 matmul GFLOP/s and copy GB/s of this machine.
   {"op": "ops", "cases": [{"kind": "linear", "M", "K", "N"} | {"kind": "conv2d", "N", "C", "H", "O", "k", "stride"}
                           | {"kind": "group_norm", "shape", "groups"} | {"kind": "layer_norm", "rows", "D"}
@@ -43,13 +47,16 @@ def timing(samples):
     return {"median": statistics.median(s), "q1": q[0], "q3": q[2], "min": s[0], "max": s[-1], "runs": len(s)}
 
 
-def measure(fn, warmup, repeats):
+def measure(fn, warmup, repeats, device="cpu"):
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     for i in range(warmup):
         fn(i)
+    sync()
     samples = []
     for i in range(repeats):
         t0 = time.perf_counter_ns()
         fn(warmup + i)
+        sync()
         samples.append((time.perf_counter_ns() - t0) / 1e6)
     return timing(samples)
 
@@ -80,27 +87,36 @@ def attention(job):
     gen = torch.Generator().manual_seed(job.get("seed", 0))
     for c in job["cases"]:
         B, H, N, T, d = c["B"], c["H"], c["N"], c["T"], c["d"]
-        sets = [tuple(torch.randn(B, H, n, d, generator=gen) for n in (N, T, T)) for _ in range(2)]
+        device, dtype = c.get("device", "cpu"), DTYPES[c.get("dtype", "float32")]
+        if device == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("CUDA rows asked for, but torch.cuda.is_available() is False")
+        sets = [tuple(torch.randn(B, H, n, d, generator=gen).to(device=device, dtype=dtype) for n in (N, T, T)) for _ in range(2)]
         scale = d ** -0.5
         if c["variant"] == "plain":
             def fn(i):
                 q, k, v = sets[i % 2]
                 return torch.softmax(q @ k.transpose(-1, -2) * scale, dim=-1) @ v
+        elif c["variant"] == "sdpa":
+            if not hasattr(F, "scaled_dot_product_attention"):
+                raise SystemExit(f"the sdpa baseline needs PyTorch 2.0 or newer, not {torch.__version__}")
+
+            def fn(i):
+                return F.scaled_dot_product_attention(*sets[i % 2])
         else:
             h, w = c["grid"]
             m = low_mask(h, w, c.get("cutoff", 0.25), c.get("width", 0.05))
             g = c["gainLow"] * m + c["gainHigh"] * (1 - m)
             g[0, 0] = 1.0  # preserve DC
-            g = g.view(1, 1, 1, h, w)
+            g = g.view(1, 1, 1, h, w).to(device)
 
             def fn(i):
                 q, k, v = sets[i % 2]
-                logits = (q @ k.transpose(-1, -2) * scale).transpose(-1, -2).reshape(B, H, T, h, w)
+                logits = (q @ k.transpose(-1, -2) * scale).float().transpose(-1, -2).reshape(B, H, T, h, w)
                 edited = torch.fft.ifft2(torch.fft.fft2(logits) * g).real
                 edited = edited.reshape(B, H, T, N).transpose(-1, -2)
-                return torch.softmax(edited, dim=-1) @ v
+                return torch.softmax(edited, dim=-1).to(dtype) @ v
         with torch.no_grad():
-            out.append(measure(fn, job["warmup"], job["repeats"]))
+            out.append(measure(fn, job["warmup"], job["repeats"], device))
     return out
 
 

@@ -22,6 +22,8 @@ export interface SuiteContext {
   quick: boolean;
   /** Whether to run the PyTorch baseline. */
   baseline: boolean;
+  /** Whether the CUDA backend is in use (then suites add GPU rows). */
+  cuda: boolean;
   warmup: number;
   repeats: number;
   log: (line: string) => void;
