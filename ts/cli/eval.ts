@@ -18,11 +18,18 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number of at least 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 interface Flags {
   quick?: boolean;
   model?: string;
   out?: string;
   seeds?: number;
+  guidanceScale?: number;
   json?: boolean;
 }
 
@@ -33,6 +40,7 @@ export function evalCommand(): Command {
     .option('--model <dir|file>', 'a model of the embedded model\'s language (default: the embedded model)')
     .option('--out <dir>', 'output folder (default: ./eval-results/<timestamp>)')
     .option('--seeds <n>', 'seeds per prompt (default: 4, quick 2)', positiveInt)
+    .option('--guidance-scale <s>', 'classifier-free guidance scale of every setting (default: the model\'s own)', nonNegative)
     .option('--json', 'print the results as JSON on stdout instead of progress and the targets table')
     .action(async (f: Flags) => {
       const out = path.resolve(f.out ?? path.join('eval-results', new Date().toISOString().replace(/[:.]/g, '-')));
@@ -45,6 +53,7 @@ export function evalCommand(): Command {
           quick: !!f.quick,
           ...(f.model ? { model: f.model } : {}),
           ...(f.seeds ? { seeds: f.seeds } : {}),
+          ...(f.guidanceScale !== undefined ? { guidanceScale: f.guidanceScale } : {}),
           log,
           signal: controller.signal,
         });

@@ -44,6 +44,8 @@ export interface EvalOptions {
   prompts?: string | { grammar: Grammar; prompts: Prompt[] };
   /** Model calls per picture, default 25. */
   steps?: number;
+  /** Classifier-free guidance scale of every setting (default: generate()'s, i.e. the model's own default). */
+  guidanceScale?: number;
   /** Seed of the first picture, default 0. */
   seed?: number;
   /** The ground-truth folder for the detector check; default the repository's fixture when present; false skips it. */
@@ -199,6 +201,7 @@ export async function runEvaluation(options: EvalOptions = {}): Promise<EvalRun>
           batchSize: size.seeds,
           seed: base + start * size.seeds,
           steps,
+          ...(options.guidanceScale !== undefined ? { guidanceScale: options.guidanceScale } : {}),
           ...run.setting.options,
           ...(run.setting.capture ? { capture: { layers: 'down', bins: CAPTURE_BINS } } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
