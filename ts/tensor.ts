@@ -107,9 +107,13 @@ export class Tensor {
       throw new DiffusionAttentionError('E_DTYPE', 'a float32 tensor is made from a Float32Array, not a Uint16Array');
     }
     const device = checkDevice(options.device ?? 'cpu');
-    if (data.length !== numel) {
+    // Node 20's V8 can report the length a typed array had before its buffer was detached once this
+    // code is optimised (RELIABILITY.md): count only what the buffer still holds.
+    const held = Math.floor(Math.max(0, data.buffer.byteLength - data.byteOffset) / data.BYTES_PER_ELEMENT);
+    const length = Math.min(data.length, held);
+    if (length !== numel) {
       throw new DiffusionAttentionError('E_SHAPE',
-        `data has ${data.length} elements but shape [${shape.join(', ')}] needs ${numel}`);
+        `data has ${length} elements but shape [${shape.join(', ')}] needs ${numel}`);
     }
     const { binding } = loadNative();
     return new Tensor(callNative(() => binding.NativeTensor.fromHost(data, [...shape], dtype, device)));

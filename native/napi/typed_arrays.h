@@ -1,7 +1,8 @@
 // Reading JS typed arrays without trusting their reported length. Node 20's V8 can report the
-// length a typed array had before its buffer was detached (RELIABILITY.md, "Observations"), and a
-// fuzz run under AddressSanitizer saw N-API report it too. The element count is therefore clamped to
-// what the buffer really holds, and a detached buffer holds nothing: no read past the memory.
+// length a typed array had before its buffer was detached (RELIABILITY.md, "Observations"; seen in
+// optimised JavaScript, and N-API asks V8 for the same length). The element count is therefore
+// clamped to what the buffer really holds, and a detached buffer holds nothing: no read past the
+// memory whatever V8 reports.
 #pragma once
 
 #include <napi.h>
