@@ -41,8 +41,8 @@ test('a runtime failure exits 1 and names the error code', () => {
 
 const MODEL = path.join(__dirname, 'fixtures', 'sd1-tiny');
 
-test('generate writes the PNG, the fingerprint and a JSON summary', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-'));
+test('generate writes the PNG, the fingerprint and a JSON summary, creating the output folder', () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'da-cli-')), 'new', 'out');
   const r = cli(['generate', 'a red circle', '--model', MODEL, '--steps', '4', '--seed', '5', '--width', '16', '--height', '16',
     '--batch-size', '2', '--out', `${dir}/`, '--capture', path.join(dir, 'fp.png'), '--tgate-gate-step', '2', '--afm-strength', '0.3',
     '--guidance', 'gag', '--guidance-attn-scale', '2', '--scheduler', 'euler', '--karras', '--json']);

@@ -188,11 +188,14 @@ export function generateCommand(): Command {
         const files: Array<{ path: string; seed: number }> = [];
         for (const [i, image] of result.images.entries()) {
           const file = outputPath(f.out, image.seed, i, result.images.length);
+          // `--out results/` names a folder that need not exist yet.
+          fs.mkdirSync(path.dirname(file), { recursive: true });
           await image.save(file);
           files.push({ path: file, seed: image.seed });
         }
         if (f.capture && result.capture) {
           const png = await fingerprintPng(result.capture, `"${prompt}"`);
+          fs.mkdirSync(path.dirname(f.capture), { recursive: true });
           const tmp = `${f.capture}.${process.pid}.tmp`;
           fs.writeFileSync(tmp, png);
           fs.renameSync(tmp, f.capture);
