@@ -2,8 +2,8 @@
 
 Prompts: `per_kind` one-object captions (every one with a position) and `per_kind` two-object
 captions, a quarter of each using a HELD_OUT colour-shape pair (two objects: at least one of them),
-drawn from a fixed seed. Each is sampled with DDIM (25 steps, guidance 7.5, the folder's scheduler
-config) from the model as exported, and read back by detect.py. The same captions rendered by the
+drawn from a fixed seed. Each is sampled with DDIM (25 steps, the folder's scheduler config and
+guidance scale: generation_config.json's when the folder has one, else 7.5) from the model as exported, and read back by detect.py. The same captions rendered by the
 dataset (with training jitter) are run through the detector too: that row is the detector's own
 accuracy, the ceiling for the model's.
 
@@ -13,6 +13,8 @@ This is a quick, self-made measure; the package's TypeScript evaluation harness 
 """
 
 import argparse
+import json
+import os
 import time
 
 import numpy as np
@@ -94,6 +96,16 @@ def evaluate(model, scheduler_config, per_kind=100, steps=25, guidance=7.5, seed
     }
 
 
+def default_guidance(folder):
+    """generation_config.json's guidance_scale when `folder` has one (generate()'s default for the
+    model), else SD's 7.5."""
+    path = os.path.join(folder, "generation_config.json")
+    if not os.path.exists(path):
+        return 7.5
+    with open(path, encoding="utf-8") as handle:
+        return float(json.load(handle)["guidance_scale"])
+
+
 def save_grid(images, path, columns=8):
     """A PNG of images [N, 3, 32, 32] in [-1, 1], 4x nearest-neighbour, for a human look."""
     from PIL import Image
@@ -121,8 +133,9 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(2)
     model, scheduler_config = load_folder(args.folder)
-    results = evaluate(model, scheduler_config, args.per_kind, grid=args.grid)
-    print("model samples (DDIM 25 steps, guidance 7.5):")
+    guidance = default_guidance(args.folder)
+    results = evaluate(model, scheduler_config, args.per_kind, guidance=guidance, grid=args.grid)
+    print(f"model samples (DDIM 25 steps, guidance {guidance:g}):")
     print(table(results["model"]))
     print("detector on ground-truth renders:")
     print(table(results["ground truth"]))

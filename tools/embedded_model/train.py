@@ -252,7 +252,8 @@ def finish(checkpoint_path, args, log):
     }
     log("validation loss (EMA, exported weights): " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
     grid = os.path.join(args["work"], f"samples-{state['step']:06d}.png")
-    results = quick_eval.evaluate(model, scheduler_config, args["eval_per_kind"], grid=grid)
+    guidance = quick_eval.default_guidance(args["out"])
+    results = quick_eval.evaluate(model, scheduler_config, args["eval_per_kind"], guidance=guidance, grid=grid)
     log("quick check, model samples:\n" + quick_eval.table(results["model"]))
     log("quick check, detector on ground truth:\n" + quick_eval.table(results["ground truth"]))
     log(f"quick check took {results['seconds']:.0f} s; sample grid {grid}")
