@@ -72,7 +72,7 @@ void check_call(const AttentionCall& c) {
   check_mask(c.mask, B, T, "mask");
   if (!(c.scale > 0) || !std::isfinite(c.scale)) bad("scale must be a positive finite number");
   // Sizes that keep every index computation far from 32-bit overflow in the kernels.
-  // (Compared by division: an empty batch lets N and T each reach 2^40, whose product overflows.)
+  // (Compared by division: an empty batch lets N and T each be huge, e.g. 2^33, and their product overflow.)
   if (N != 0 && std::max<int64_t>(T, d) > (int64_t(1) << 31) / N) fail(ErrorCode::Shape, "N * T is too large for one call");
 
   if (c.causal) {
