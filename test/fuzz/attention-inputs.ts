@@ -12,17 +12,10 @@
  * even batch, capture a grid, masks at least one key per row).
  */
 import type { DType, ErrorCode } from '../../ts/index.js';
+import type { Dims } from '../helpers/attention-reference.js';
 import type { Random } from './random.js';
 import { show } from './show.js';
 import { floatValues, type ValueKind } from './values.js';
-
-export interface Dims {
-  B: number;
-  H: number;
-  N: number;
-  T: number;
-  d: number;
-}
 
 /** A tensor to make when the case runs. */
 export class TensorSpec {
