@@ -152,6 +152,15 @@ function borderMedian(rgb: Float32Array, width: number, height: number): [number
 }
 
 /** Coverage of pixel p along `bg -> bg + v` (unclamped projection). */
+/** Calls `visit` for every pixel within `reach` of pixel `p` (a square, `p` included) inside a W x H picture. */
+function forEachNeighbour(p: number, reach: number, W: number, H: number, visit: (q: number, x: number, y: number) => void): void {
+  const px = p % W;
+  const py = (p - px) / W;
+  for (let y = Math.max(0, py - reach); y <= Math.min(H - 1, py + reach); y++) {
+    for (let x = Math.max(0, px - reach); x <= Math.min(W - 1, px + reach); x++) visit(y * W + x, x, y);
+  }
+}
+
 function projection(rgb: Float32Array, p: number, bg: readonly number[], v: readonly number[], vv: number): number {
   return ((rgb[p * 3]! - bg[0]!) * v[0]! + (rgb[p * 3 + 1]! - bg[1]!) * v[1]! + (rgb[p * 3 + 2]! - bg[2]!) * v[2]!) / vv;
 }
@@ -233,21 +242,12 @@ export function detect(image: RgbImage, grammar: Grammar): Detection {
     const list = [start];
     component[start] = id;
     for (let i = 0; i < list.length; i++) {
-      const p = list[i]!;
-      const px = p % W;
-      const py = (p - px) / W;
-      for (let dy = -reach; dy <= reach; dy++) {
-        for (let dx = -reach; dx <= reach; dx++) {
-          const x = px + dx;
-          const y = py + dy;
-          if (x < 0 || y < 0 || x >= W || y >= H) continue;
-          const q = y * W + x;
-          if (component[q] === -1 && label[q] === label[start]) {
-            component[q] = id;
-            list.push(q);
-          }
+      forEachNeighbour(list[i]!, reach, W, H, (q) => {
+        if (component[q] === -1 && label[q] === label[start]) {
+          component[q] = id;
+          list.push(q);
         }
-      }
+      });
     }
     members.push(list);
   }
@@ -272,22 +272,14 @@ export function detect(image: RgbImage, grammar: Grammar): Detection {
     let y1 = 0;
     const region = new Set<number>();
     for (const p of core) {
-      const px = p % W;
-      const py = (p - px) / W;
-      for (let dy = -rim; dy <= rim; dy++) {
-        for (let dx = -rim; dx <= rim; dx++) {
-          const x = px + dx;
-          const y = py + dy;
-          if (x < 0 || y < 0 || x >= W || y >= H) continue;
-          const q = y * W + x;
-          if (label[q] !== -1 && component[q] !== id) continue;
-          region.add(q);
-          x0 = Math.min(x0, x);
-          y0 = Math.min(y0, y);
-          x1 = Math.max(x1, x + 1);
-          y1 = Math.max(y1, y + 1);
-        }
-      }
+      forEachNeighbour(p, rim, W, H, (q, x, y) => {
+        if (label[q] !== -1 && component[q] !== id) return;
+        region.add(q);
+        x0 = Math.min(x0, x);
+        y0 = Math.min(y0, y);
+        x1 = Math.max(x1, x + 1);
+        y1 = Math.max(y1, y + 1);
+      });
     }
     const alpha = new Map<number, number>();
     let area = 0;
