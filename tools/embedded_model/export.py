@@ -28,20 +28,6 @@ from .model import SCHEDULER_CONFIG, TextToImage
 FORMAT_PT = {"format": "pt"}
 DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
-MODEL_INDEX = {
-    "_class_name": "StableDiffusionPipeline",
-    "_diffusers_version": reference.DIFFUSERS_VERSION,
-    "feature_extractor": [None, None],
-    "image_encoder": [None, None],
-    "requires_safety_checker": False,
-    "safety_checker": [None, None],
-    "scheduler": ["diffusers", SCHEDULER_CONFIG["_class_name"]],
-    "text_encoder": ["transformers", "CLIPTextModel"],
-    "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
-    "unet": ["diffusers", "UNet2DConditionModel"],
-    "vae": [None, None],
-}
-
 
 def write_json(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -60,7 +46,7 @@ def export(checkpoint, out_dir, dtype="float16"):
     folder's size in bytes."""
     unet_config, text_config = checkpoint["unet_config"], checkpoint["text_config"]
     state = checkpoint["ema"]
-    write_json(os.path.join(out_dir, "model_index.json"), MODEL_INDEX)
+    write_json(os.path.join(out_dir, "model_index.json"), reference.model_index(SCHEDULER_CONFIG["_class_name"], vae=False))
     write_json(os.path.join(out_dir, "unet", "config.json"), unet_config)
     save_file(component_state(state, "unet.", DTYPES[dtype]), os.path.join(out_dir, "unet", "diffusion_pytorch_model.safetensors"), FORMAT_PT)
     write_json(os.path.join(out_dir, "text_encoder", "config.json"), dict(text_config, torch_dtype=dtype))

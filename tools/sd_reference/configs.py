@@ -34,6 +34,23 @@ SCALED_LINEAR = {
 }
 
 
+def model_index(scheduler_class, vae=True):
+    """model_index.json of a StableDiffusionPipeline folder (vae False: a pixel-space model without one)."""
+    return {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": DIFFUSERS_VERSION,
+        "feature_extractor": [None, None],
+        "image_encoder": [None, None],
+        "requires_safety_checker": False,
+        "safety_checker": [None, None],
+        "scheduler": ["diffusers", scheduler_class],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"] if vae else [None, None],
+    }
+
+
 def _unet(cross_attention_dim, attention_head_dim, use_linear_projection, upcast_attention):
     return {
         "_class_name": "UNet2DConditionModel",

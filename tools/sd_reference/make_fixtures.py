@@ -249,22 +249,7 @@ def write_folder(name, spec, states):
     folder = os.path.join(FIXTURES, name)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
-    write_json(
-        os.path.join(folder, "model_index.json"),
-        {
-            "_class_name": "StableDiffusionPipeline",
-            "_diffusers_version": configs.DIFFUSERS_VERSION,
-            "feature_extractor": [None, None],
-            "image_encoder": [None, None],
-            "requires_safety_checker": False,
-            "safety_checker": [None, None],
-            "scheduler": ["diffusers", spec["scheduler"]["_class_name"]],
-            "text_encoder": ["transformers", "CLIPTextModel"],
-            "tokenizer": ["transformers", "PreTrainedTokenizerFast"],
-            "unet": ["diffusers", "UNet2DConditionModel"],
-            "vae": ["diffusers", "AutoencoderKL"],
-        },
-    )
+    write_json(os.path.join(folder, "model_index.json"), configs.model_index(spec["scheduler"]["_class_name"]))
     write_json(os.path.join(folder, "unet", "config.json"), spec["unet"])
     if spec["shard_unet"]:
         write_sharded(os.path.join(folder, "unet"), "diffusion_pytorch_model", states["unet"], 2)
