@@ -20,15 +20,15 @@ import {
   parseSchedulerConfig, resolveSchedulerSettings,
 } from '../ts/schedulers/index.js';
 import {
-  alphasCumprod, betas, ddimTimesteps, dpmTimesteps, eulerTimesteps, karrasSigmas, npArange, roundHalfEven, sigmaToT,
-  trainSigmas,
+  alphasCumprod, betas, ddimTimesteps, dpmTimesteps, eulerTimesteps, karrasSigmas, npArange, rescaleZeroTerminalSnr,
+  roundHalfEven, sigmaToT, trainSigmas,
 } from '../ts/schedulers/noise-schedule.js';
 import { log } from '../ts/schedulers/random.js';
 import { throwsCode } from './helpers/errors.js';
 import { rng } from './helpers/random.js';
 import {
   type Prediction, type Spacing, refBetas, refDdim, refDenoised, refDpmpp2m, refEuler, refEulerAncestral, refKarras,
-  refLoop, refPlan, refRound, refSigmas, refTAtSigma, refTimesteps, relError, sdAlphaBar,
+  refLoop, refPlan, refRound, refSigmas, refTAtSigma, refTimesteps, refZeroSnrAlphaBar, relError, sdAlphaBar,
 } from './helpers/scheduler-reference.js';
 
 const TOL = 1e-12;
@@ -98,7 +98,7 @@ config('unknown fields and unsupported values are E_MODEL_FORMAT naming the fiel
     [{ prediction_type: 'sample' }, 'prediction_type'],
     [{ timestep_spacing: 'even' }, 'timestep_spacing'],
     [{ trained_betas: [0.1, 0.2] }, 'trained_betas'],
-    [{ rescale_betas_zero_snr: true }, 'rescale_betas_zero_snr'],
+    [{ rescale_betas_zero_snr: 'yes' }, 'rescale_betas_zero_snr'],
     [{ thresholding: true }, 'thresholding'],
     [{ use_exponential_sigmas: true }, 'use_exponential_sigmas'],
     [{ timestep_type: 'continuous' }, 'timestep_type'],
@@ -539,6 +539,44 @@ loops('a 25-step loop of every sampler with a toy model matches the reference lo
       }
     }
   }
+});
+
+loops('zero terminal SNR: the rescaled schedule, and every v_prediction loop on it against the reference loop', async () => {
+  const want = refZeroSnrAlphaBar(ACP);
+  const got = rescaleZeroTerminalSnr(alphasCumprod(betas('scaled_linear', 0.00085, 0.012, 1000)));
+  assert.ok(relError(got, want) < TOL, 'rescaled alpha_bar');
+  assert.is(got[999], 0, 'pure noise at t = 999');
+  assert.ok(Math.abs(got[0]! - ACP[0]!) < 1e-15, 'alpha_bar_0 unchanged');
+  // sqrt(alpha_bar) is an affine image of SD's: its second differences are SD's, scaled.
+  const scale = (Math.sqrt(got[0]!) - Math.sqrt(got[500]!)) / (Math.sqrt(ACP[0]!) - Math.sqrt(ACP[500]!));
+  assert.ok(Math.abs(Math.sqrt(got[700]!) - (Math.sqrt(got[0]!) - scale * (Math.sqrt(ACP[0]!) - Math.sqrt(ACP[700]!)))) < 1e-12, 'affine in sqrt');
+
+  const L = 96;
+  for (const kind of KINDS) {
+    const alphaBar = kind === 'ddim' ? want : refZeroSnrAlphaBar(ACP, 2 ** -24);
+    for (const karras of kind === 'ddim' ? [false] : [false, true]) {
+      for (const spacing of SPACINGS) {
+        const s = make(kind, 25, { timestep_spacing: spacing, prediction_type: 'v_prediction', rescale_betas_zero_snr: true }, karras);
+        const noise0 = gauss(L);
+        const stepNoise = Array.from({ length: 25 }, () => gauss(L));
+        let x: Samples = noise0.map((v) => v * s.initNoiseSigma);
+        for (let i = 0; i < s.steps; i++) {
+          const out = toy(s.scaleModelInput(x, i), s.timesteps[i]!);
+          x = s.step(out, i, x, () => stepNoise[i]!);
+        }
+        assert.ok(x.every(Number.isFinite), `${kind} ${spacing}: finite`);
+        const ref = refLoop(kind, spacing, 25, karras, 'v_prediction', (input, t) => Array.from(toy(input, t)), Array.from(noise0),
+          (i) => Array.from(stepNoise[i]!), alphaBar);
+        closeArrays(x, ref, `zero SNR ${kind} karras=${karras} ${spacing}`);
+      }
+    }
+  }
+  // Euler's first level is diffusers' finite stand-in, sqrt((1 - 2^-24) / 2^-24); DDIM's is the true Infinity.
+  assert.ok(Math.abs(make('euler', 25, { timestep_spacing: 'trailing', rescale_betas_zero_snr: true }).sigmas[0]! - Math.sqrt(2 ** 24 - 1)) < 1e-9);
+  assert.is(make('ddim', 25, { timestep_spacing: 'trailing', prediction_type: 'v_prediction', rescale_betas_zero_snr: true }).sigmas[0], Infinity);
+  // An epsilon model cannot be stepped by DDIM from pure noise; with leading spacing t = 999 is never reached.
+  await throwsCode(() => make('ddim', 25, { timestep_spacing: 'trailing', rescale_betas_zero_snr: true }), 'E_MODEL_FORMAT');
+  assert.is(make('ddim', 25, { timestep_spacing: 'leading', rescale_betas_zero_snr: true }).timesteps[0], 961);
 });
 
 loops('ancestral noise: a fixed seed gives identical runs, another seed another result; one draw per step', () => {

@@ -55,6 +55,24 @@ export function sdAlphaBar(): number[] {
   return refAlphaBar(refBetas('scaled_linear', 0.00085, 0.012, 1000));
 }
 
+/**
+ * Zero terminal SNR (Lin et al. 2024, Algorithm 1), the way diffusers does it: shift and scale
+ * sqrt(alpha_bar) so the last is 0 and the first unchanged, turn that back into betas
+ * (beta_t = 1 - alpha_bar_t / alpha_bar_{t-1}) and take the running product again. With
+ * `terminal`, the last alpha_bar is then replaced by it (diffusers' Euler and DPM-Solver use 2^-24).
+ */
+export function refZeroSnrAlphaBar(alphaBar: number[], terminal?: number): number[] {
+  const roots = alphaBar.map(Math.sqrt);
+  const first = roots[0]!;
+  const last = roots[roots.length - 1]!;
+  const shifted = roots.map((r) => ((r - last) * first) / (first - last));
+  const squared = shifted.map((r) => r * r);
+  const betas = squared.map((a, t) => 1 - (t === 0 ? a : a / squared[t - 1]!));
+  const out = refAlphaBar(betas);
+  if (terminal !== undefined) out[out.length - 1] = terminal;
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Spacing
 
@@ -218,9 +236,14 @@ export interface RefPlan {
   initNoiseSigma: number;
 }
 
-/** SD schedules: the plan each sampler follows (diffusers' rules, written from their description). */
-export function refPlan(kind: 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m', spacing: Spacing, n: number, karras: boolean): RefPlan {
-  const sig = refSigmas(sdAlphaBar());
+/**
+ * The plan each sampler follows on a 1000-step training schedule (SD's unless `alphaBar` is given),
+ * diffusers' rules written from their description.
+ */
+export function refPlan(
+  kind: 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m', spacing: Spacing, n: number, karras: boolean, alphaBar = sdAlphaBar(),
+): RefPlan {
+  const sig = refSigmas(alphaBar);
   if (kind === 'ddim') {
     const ts = refTimesteps('ddim', spacing, n);
     return { timesteps: ts, sigmas: [...ts.map((t) => sig[t]!), sig[0]!], initNoiseSigma: 1 };
@@ -247,16 +270,16 @@ export function refPlan(kind: 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m',
 export type ToyModel = (input: number[], t: number) => number[];
 
 /**
- * Runs the whole loop for SD's schedule from the initial noise `noise0` (standard normal; scaled by
- * the initial sigma here), with `stepNoise(i)` the ancestral noise of step i. Returns the final
- * sample. All in VE form internally; the sample the model sees is the sampler's model input.
+ * Runs the whole loop for a 1000-step training schedule (SD's unless `alphaBar` is given) from the
+ * initial noise `noise0` (standard normal; scaled by the initial sigma here), with `stepNoise(i)` the
+ * ancestral noise of step i. Returns the final sample. All in VE form internally; the sample the
+ * model sees is the sampler's model input.
  */
 export function refLoop(
   kind: 'ddim' | 'euler' | 'euler-ancestral' | 'dpmpp-2m', spacing: Spacing, n: number, karras: boolean, pred: Prediction,
-  model: ToyModel, noise0: number[], stepNoise: (i: number) => number[],
+  model: ToyModel, noise0: number[], stepNoise: (i: number) => number[], alphaBar = sdAlphaBar(),
 ): number[] {
-  const plan = refPlan(kind, spacing, n, karras);
-  const alphaBar = sdAlphaBar();
+  const plan = refPlan(kind, spacing, n, karras, alphaBar);
   let x = noise0.map((z) => z * plan.initNoiseSigma);
   let x0Prev: number[] | undefined;
   for (let i = 0; i < n; i++) {

@@ -11,8 +11,7 @@
  * defaults.
  *
  * Every field diffusers writes for the scheduler classes SD 1.x/2.x checkpoints ship with is known
- * here. An unknown field, or a value we do not implement (a cosine beta schedule, zero-terminal-SNR
- * rescaling, "sample" prediction, dynamic thresholding, exponential/beta sigmas, ...), is an
+ * here. An unknown field, or a value we do not implement (a cosine beta schedule, "sample" prediction, dynamic thresholding, exponential/beta sigmas, ...), is an
  * `E_MODEL_FORMAT` error naming the field, never a silently different sampler.
  */
 import { z } from 'zod';
@@ -60,7 +59,7 @@ export const schedulerConfigSchema = z.strictObject({
   prediction_type: opt(z.enum(['epsilon', 'v_prediction'])),
   timestep_spacing: opt(z.enum(['leading', 'linspace', 'trailing'])),
   steps_offset: opt(z.number().int().nonnegative()),
-  rescale_betas_zero_snr: opt(z.literal(false)),
+  rescale_betas_zero_snr: opt(z.boolean()),
   // PNDM, DDIM, DDPM, LCM, TCD, Heun
   skip_prk_steps: opt(z.boolean()),
   set_alpha_to_one: opt(z.boolean()),
@@ -159,6 +158,8 @@ export interface NoiseSettings {
   predictionType: PredictionType;
   timestepSpacing: TimestepSpacing;
   stepsOffset: number;
+  /** `rescale_betas_zero_snr`: the last training timestep is pure noise (noise-schedule.ts). */
+  rescaleBetasZeroSnr: boolean;
 }
 
 /** DDIMScheduler's settings (scheduling_ddim.py). */
@@ -218,6 +219,7 @@ export function resolveSchedulerSettings<K extends SchedulerKind>(kind: K, confi
     predictionType: c.prediction_type ?? 'epsilon',
     timestepSpacing: c.timestep_spacing ?? (kind === 'ddim' ? 'leading' : 'linspace'),
     stepsOffset: c.steps_offset ?? 0,
+    rescaleBetasZeroSnr: c.rescale_betas_zero_snr ?? false,
   };
   const sigmas = {
     useKarrasSigmas: c.use_karras_sigmas ?? false,

@@ -7,11 +7,15 @@
  * - below t = 0 the previous alpha_bar is `final_alpha_cumprod`: 1 with set_alpha_to_one, else
  *   alpha_bar_0 (SD's files say false);
  * - clip_sample clamps the predicted x0 to +-clip_sample_range (eps is not recomputed from it);
- * - no input scaling, initial noise sigma 1.
+ * - no input scaling, initial noise sigma 1;
+ * - with rescale_betas_zero_snr alpha_bar at t = N-1 is exactly 0 (its sigma is Infinity): a v model's
+ *   x0 there is -v; an epsilon model's cannot be recovered, and diffusers would divide by zero, so
+ *   that combination is refused when the schedule reaches N-1.
  * Karras sigmas do not apply to DDIM (diffusers' DDIMScheduler has no such option).
  */
+import { DiffusionAttentionError } from '../errors.js';
 import type { DdimSettings } from './config.js';
-import { alphasCumprod, betas, ddimTimesteps } from './noise-schedule.js';
+import { ddimTimesteps, trainingAlphasCumprod } from './noise-schedule.js';
 import { type NoiseSource, type Samples, type Scheduler, checkSamples, checkStepIndex, checkSteps, invalid, like } from './scheduler.js';
 
 export class DdimScheduler implements Scheduler {
@@ -32,13 +36,17 @@ export class DdimScheduler implements Scheduler {
     this.#settings = settings;
     this.predictionType = settings.predictionType;
     this.steps = steps;
-    this.#acp = alphasCumprod(betas(settings.betaSchedule, settings.betaStart, settings.betaEnd, settings.numTrainTimesteps));
+    this.#acp = trainingAlphasCumprod(settings, false);
     this.#finalAcp = settings.setAlphaToOne ? 1 : this.#acp[0]!;
     this.#stride = Math.floor(settings.numTrainTimesteps / steps);
     const ts = ddimTimesteps({ spacing: settings.timestepSpacing, numTrainTimesteps: settings.numTrainTimesteps, stepsOffset: settings.stepsOffset }, steps);
     const bad = ts.find((t) => t >= settings.numTrainTimesteps);
     if (bad !== undefined) {
       throw invalid(`steps_offset ${settings.stepsOffset} with ${steps} steps gives timestep ${bad}, past num_train_timesteps ${settings.numTrainTimesteps}`);
+    }
+    if (this.#acp[ts[0]!] === 0 && this.predictionType === 'epsilon') {
+      throw new DiffusionAttentionError('E_MODEL_FORMAT', `rescale_betas_zero_snr makes timestep ${ts[0]} pure noise, where an epsilon `
+        + 'model cannot predict the picture (x0 = (x - eps) / 0); zero terminal SNR needs prediction_type "v_prediction"');
     }
     this.timesteps = Object.freeze(ts);
     const sigma = (a: number) => Math.sqrt((1 - a) / a);

@@ -21,7 +21,7 @@
  */
 import type { DpmSettings } from './config.js';
 import {
-  alphasCumprod, betas, clippedLastTimestep, dpmTimesteps, karrasSigmas, roundHalfEven, sigmaAt, sigmaToT, trainSigmas,
+  clippedLastTimestep, dpmTimesteps, karrasSigmas, roundHalfEven, sigmaAt, sigmaToT, trainSigmas, trainingAlphasCumprod,
 } from './noise-schedule.js';
 import {
   type NoiseSource, type Samples, type Scheduler, checkSamples, checkStepIndex, checkSteps, invalid, like,
@@ -52,7 +52,7 @@ export class DpmSolverPlusPlus2MScheduler implements Scheduler {
     this.#settings = settings;
     this.karras = karras;
     this.predictionType = settings.predictionType;
-    const acp = alphasCumprod(betas(settings.betaSchedule, settings.betaStart, settings.betaEnd, settings.numTrainTimesteps));
+    const acp = trainingAlphasCumprod(settings, true);
     const train = trainSigmas(acp);
     const last = clippedLastTimestep(acp, settings.lambdaMinClipped);
     let timesteps = dpmTimesteps({ spacing: settings.timestepSpacing, numTrainTimesteps: settings.numTrainTimesteps, stepsOffset: settings.stepsOffset }, steps, last);

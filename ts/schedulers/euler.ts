@@ -16,7 +16,7 @@
  */
 import type { EulerSettings } from './config.js';
 import {
-  alphasCumprod, betas, eulerTimesteps, karrasSigmas, sigmaAt, sigmaToT, trainSigmas,
+  eulerTimesteps, karrasSigmas, sigmaAt, sigmaToT, trainSigmas, trainingAlphasCumprod,
 } from './noise-schedule.js';
 import {
   type NoiseSource, type Samples, type Scheduler, checkSamples, checkStepIndex, checkSteps, like, scaled,
@@ -36,7 +36,7 @@ export interface SigmaSchedule {
  */
 export function eulerSchedule(s: EulerSettings, steps: number, karras: boolean): SigmaSchedule {
   checkSteps(steps, s.numTrainTimesteps);
-  const train = trainSigmas(alphasCumprod(betas(s.betaSchedule, s.betaStart, s.betaEnd, s.numTrainTimesteps)));
+  const train = trainSigmas(trainingAlphasCumprod(s, true));
   let timesteps = eulerTimesteps({ spacing: s.timestepSpacing, numTrainTimesteps: s.numTrainTimesteps, stepsOffset: s.stepsOffset }, steps);
   let sigmas = timesteps.map((t) => sigmaAt(t, train));
   if (karras) {

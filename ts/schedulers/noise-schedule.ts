@@ -80,6 +80,47 @@ export function alphasCumprod(b: Float64Array): Float64Array {
   return out;
 }
 
+/**
+ * alpha_bar rescaled to zero terminal SNR (Lin et al. 2024, "Common Diffusion Noise Schedules and
+ * Sample Steps are Flawed", https://arxiv.org/abs/2305.08891, Algorithm 1; diffusers'
+ * `rescale_zero_terminal_snr`, enabled by `rescale_betas_zero_snr`): sqrt(alpha_bar) is shifted so its
+ * last value is 0, the last timestep pure noise, and scaled so its first value is unchanged. diffusers
+ * rewrites the betas and takes their cumulative product again; that product is this array (to
+ * float64 rounding).
+ */
+export function rescaleZeroTerminalSnr(acp: Float64Array): Float64Array {
+  const first = Math.sqrt(acp[0]!);
+  const last = Math.sqrt(acp[acp.length - 1]!);
+  const scale = first / (first - last);
+  return acp.map((a) => ((Math.sqrt(a) - last) * scale) ** 2);
+}
+
+/** What the sigma-parameterised samplers put in place of a zero terminal alpha_bar. */
+export const ZERO_SNR_TERMINAL_ALPHA_BAR = 2 ** -24;
+
+/** The training schedule's settings (scheduler_config.json's fields, defaults resolved). */
+export interface TrainingSchedule {
+  betaSchedule: BetaSchedule;
+  betaStart: number;
+  betaEnd: number;
+  numTrainTimesteps: number;
+  rescaleBetasZeroSnr: boolean;
+}
+
+/**
+ * alpha_bar of every training timestep: `betas` and `alphasCumprod`, rescaled to zero terminal SNR when
+ * the config asks. With `finiteTerminal` a zero last value becomes 2^-24, as diffusers' Euler, Euler
+ * ancestral and DPM-Solver schedulers do so that sigma_max = sqrt((1 - a) / a) = 4096 stays finite;
+ * DDIM keeps the exact 0 (x0 = -v there, which needs no division).
+ */
+export function trainingAlphasCumprod(s: TrainingSchedule, finiteTerminal: boolean): Float64Array {
+  const acp = alphasCumprod(betas(s.betaSchedule, s.betaStart, s.betaEnd, s.numTrainTimesteps));
+  if (!s.rescaleBetasZeroSnr) return acp;
+  const rescaled = rescaleZeroTerminalSnr(acp);
+  if (finiteTerminal) rescaled[rescaled.length - 1] = ZERO_SNR_TERMINAL_ALPHA_BAR;
+  return rescaled;
+}
+
 /** The noise level of each training timestep, sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), increasing in t. */
 export function trainSigmas(acp: Float64Array): Float64Array {
   return acp.map((a) => Math.sqrt((1 - a) / a));
