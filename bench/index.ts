@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Command } from 'commander';
-import { info } from 'diffusion-attention';
+import { describeMachine, info } from 'diffusion-attention';
 
 import { chartPng } from './chart.js';
-import { describeMachine } from './machine.js';
 import { markdown, type Ceilings } from './report.js';
 import { attentionSuite } from './suites/attention.js';
 import { convertSuite } from './suites/convert.js';

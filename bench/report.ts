@@ -1,5 +1,5 @@
 /** Markdown rendering of benchmark rows (the format BENCHMARKS.md records). */
-import type { Machine } from './machine.js';
+import { type Machine, machineSummary } from 'diffusion-attention';
 import type { Timing } from './measure.js';
 import type { Row } from './types.js';
 
@@ -12,14 +12,6 @@ function rate(amount: number | undefined, t: Timing, unit: number): string {
   return amount === undefined ? '' : (amount / (t.median / 1e3) / unit).toFixed(1);
 }
 
-export function machineLine(m: Machine): string {
-  const i = m.diffusionAttention;
-  const simd = (i.devices[0] as { simd: string }).simd;
-  const gpus = i.devices.filter((d) => d.type === 'cuda').map((d) => d.name).join(', ');
-  return `${m.date.slice(0, 10)}, commit ${m.commit}: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ` +
-    `${m.platform}, Node ${m.node}, backend ${i.backend}, SIMD ${simd}${gpus ? `, GPU ${gpus}` : ''}`;
-}
-
 /** The machine's measured float32 matmul rate and copy bandwidth (PyTorch, same run). */
 export interface Ceilings {
   matmulGflops: number;
@@ -28,7 +20,7 @@ export interface Ceilings {
 
 export function markdown(rows: Row[], m: Machine, ceilings?: Ceilings): string {
   const lines = [
-    `Machine: ${machineLine(m)}`,
+    `Machine: ${machineSummary(m)}`,
     ...(ceilings
       ? [`Ceilings measured in this run: float32 matmul ${ceilings.matmulGflops.toFixed(0)} GFLOP/s (PyTorch, 2048^3), copy ${ceilings.copyGBs.toFixed(1)} GB/s (read + write).`]
       : []),

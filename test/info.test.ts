@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { info } from '../ts/index.js';
+import { describeMachine, info, machineSummary } from '../ts/index.js';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
 
@@ -30,6 +31,22 @@ test('info() gives a one-line reason whenever the backend is not CUDA', () => {
   assert.type(i.reason, 'string');
   assert.not.match(i.reason!, /\n/);
   if (!process.env.DIFFUSION_ATTENTION_BACKEND) assert.match(i.reason!, /no CUDA device found/);
+});
+
+test('describeMachine() records the package commit of a checkout and one summary line for reports', () => {
+  const root = path.join(__dirname, '..');
+  const m = describeMachine();
+  if (fs.existsSync(path.join(root, '.git'))) {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
+    assert.match(m.commit, new RegExp(`^${head}(\\+changes)?$`));
+  } else {
+    assert.is(m.commit, 'release');
+  }
+  assert.ok(m.cores >= 1 && m.memoryGiB >= 1 && !Number.isNaN(Date.parse(m.date)));
+  assert.is(m.diffusionAttention.version, pkg.version);
+  const line = machineSummary(m);
+  assert.not.match(line, /\n/);
+  for (const part of [m.date.slice(0, 10), pkg.version, m.commit, m.node, `backend ${m.diffusionAttention.backend}`]) assert.ok(line.includes(part), part);
 });
 
 test.run();

@@ -4,6 +4,7 @@
  */
 export { DiffusionAttentionError, type ErrorCode } from './errors.js';
 export { info, type Info, type DeviceInfo } from './info.js';
+export { describeMachine, machineSummary, type Machine } from './machine.js';
 export { Tensor, type DType, type Device, type TensorOptions } from './tensor.js';
 export { attention } from './attention/index.js';
 export { AttentionCache } from './attention/cache.js';

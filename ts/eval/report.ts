@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import sharp from 'sharp';
 
+import { machineSummary } from '../machine.js';
 import { fingerprintPng } from '../pipeline/fingerprint.js';
 import type { EvalResults, SettingResult } from './results.js';
 import { mergeCaptures, PROMPTS_PER_CALL, type EvalRun, type SettingRun } from './runner.js';
@@ -65,7 +66,7 @@ export function markdownReport(r: EvalResults, command?: string): string {
   const out: string[] = [
     `# Evaluation: ${path.basename(r.model)}${r.quick ? ' (quick)' : ''}`,
     '',
-    `${m.date}, diffusion-attention ${m.version} (${m.commit}), ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}, backend ${m.backend} (SIMD ${m.simd}).`,
+    `${machineSummary(m)}.`,
     ...(command ? ['', `Command: \`${command}\``] : []),
     '',
     `Model \`${r.model}\`; ${r.steps} steps, guidance scale ${d.guidanceScale ?? '?'}, scheduler ${d.scheduler ?? '?'}, ${d.width ?? '?'}x${d.height ?? '?'} pixels. ` +

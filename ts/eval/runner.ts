@@ -11,11 +11,9 @@
  * load drifting over the run touches all settings alike, which keeps the timed comparison
  * (T-GATE against plain) fair on a shared machine.
  */
-import { execSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 
-import { info } from '../info.js';
+import { describeMachine, type Machine } from '../machine.js';
 import type { GenerateResult, LayerCapture } from '../pipeline/generate.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { detect, relationBetween, type Detection, type RgbImage } from './detector.js';
@@ -75,20 +73,6 @@ export interface SettingRun {
   captures: Array<{ call: number; capture: NonNullable<GenerateResult['capture']> }>;
 }
 
-/** What the run ran on, recorded with every result so numbers are never compared blind. */
-export interface Machine {
-  date: string;
-  commit: string;
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  node: string;
-  platform: string;
-  backend: string;
-  simd: string;
-  version: string;
-}
-
 export interface EvalRun {
   machine: Machine;
   model: string;
@@ -105,33 +89,6 @@ export interface EvalRun {
   runs: SettingRun[];
   detector: DetectorCheck | null;
   wallSeconds: number;
-}
-
-function commit(): string {
-  try {
-    const run = (cmd: string) => execSync(cmd, { cwd: __dirname, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    return `${run('git rev-parse --short HEAD')}${run('git status --porcelain') ? '+changes' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** The machine and build the evaluation runs on. */
-export function describeMachine(): Machine {
-  const i = info();
-  const cpu = i.devices.find((d) => d.type === 'cpu') as { name?: string; simd?: string } | undefined;
-  return {
-    date: new Date().toISOString(),
-    commit: commit(),
-    cpu: cpu?.name || os.cpus()[0]?.model || 'unknown',
-    cores: os.availableParallelism(),
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    backend: i.backend,
-    simd: cpu?.simd ?? 'unknown',
-    version: i.version,
-  };
 }
 
 /** Prompts one per group in turn, `perGroup` of each (fewer where a group has fewer). */
