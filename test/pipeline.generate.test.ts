@@ -87,6 +87,17 @@ determinism('guidanceScale 1 drops the unconditional branch; NAG, GAG and PAG ru
   assert.is(all.images.length, 1);
 });
 
+determinism('guidanceRescale: 0 is plain CFG bit for bit; above 0 it changes the picture while CFG runs and is recorded', async () => {
+  const plain = await pixels(sd2);
+  assert.equal(await pixels(sd2, { guidanceRescale: 0 }), plain);
+  const r = await sd2.generate({ ...BASE, guidanceRescale: 0.7 });
+  assert.not.equal(r.images.map((i) => i.raw().data), plain);
+  assert.match(r.images[0]!.parameters, /CFG scale: 7.5, CFG rescale: 0.7, /);
+  // Without the unconditional branch there is nothing to rescale.
+  assert.equal(await pixels(sd2, { guidanceScale: 1, guidanceRescale: 0.7 }), await pixels(sd2, { guidanceScale: 1 }));
+  await throwsCode(() => sd2.generate({ ...BASE, guidanceRescale: 1.2 }), 'E_INVALID_ARGUMENT');
+});
+
 const plan = suite('generate: the T-GATE and AFM schedule');
 
 plan('gateActions follows tgate.md §3 (SD-XL: N=25, gate 10, sp 5, fi 1, warm-up 2)', () => {

@@ -29,18 +29,21 @@ for (const [model, single] of [['sd1-tiny', false], ['sd2-tiny', true]] as const
   });
 }
 
-test('a model folder\'s generation_config.json sets the default guidance scale and steps', async () => {
+test('a model folder\'s generation_config.json sets the default guidance scale, guidance rescale and steps', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'da-gencfg-'));
   fs.cpSync(path.join(FIX, 'sd1-tiny'), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ guidance_scale: 2.5, num_inference_steps: 3 }));
+  fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ guidance_scale: 2.5, guidance_rescale: 0.7, num_inference_steps: 3 }));
   const pipe = await loadPipeline(dir);
-  assert.equal(pipe.defaults, { guidanceScale: 2.5, steps: 3 });
+  assert.equal(pipe.defaults, { guidanceScale: 2.5, guidanceRescale: 0.7, steps: 3 });
   const r = await pipe.generate({ prompt: 'x', width: 16, height: 16, seed: 1 });
   assert.is(r.options.guidanceScale, 2.5);
+  assert.is(r.options.guidanceRescale, 0.7);
   assert.is(r.timings.stepsMs.length, 3);
   assert.is((await pipe.generate({ prompt: 'x', width: 16, height: 16, seed: 1, guidanceScale: 4, steps: 2 })).options.guidanceScale, 4);
-  fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify({ guidance_scale: 'high' }));
-  await throwsCode(() => loadPipeline(dir), 'E_MODEL_FORMAT');
+  for (const bad of [{ guidance_scale: 'high' }, { guidance_rescale: 1.5 }]) {
+    fs.writeFileSync(path.join(dir, 'generation_config.json'), JSON.stringify(bad));
+    await throwsCode(() => loadPipeline(dir), 'E_MODEL_FORMAT');
+  }
   assert.equal((await loadPipeline(path.join(FIX, 'sd1-tiny'))).defaults, {});
 });
 

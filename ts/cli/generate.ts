@@ -40,6 +40,7 @@ interface Flags {
   height?: number;
   steps?: number;
   guidanceScale?: number;
+  guidanceRescale?: number;
   seed?: number;
   scheduler?: SchedulerKind;
   karras?: boolean;
@@ -73,7 +74,7 @@ function outputPath(out: string | undefined, seed: number, i: number, n: number)
 function options(prompt: string, f: Flags): GenerateOptions {
   const o: GenerateOptions = { prompt };
   if (f.negativePrompt !== undefined) o.negativePrompt = f.negativePrompt;
-  for (const k of ['width', 'height', 'steps', 'guidanceScale', 'seed', 'scheduler', 'karras', 'batchSize'] as const) {
+  for (const k of ['width', 'height', 'steps', 'guidanceScale', 'guidanceRescale', 'seed', 'scheduler', 'karras', 'batchSize'] as const) {
     if (f[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = f[k];
   }
   if (f.afmStrength !== undefined || f.afmSchedule || f.afmEntropyGate || f.afmLayers) {
@@ -137,8 +138,9 @@ export function generateCommand(): Command {
     .addOption(new Option('--prediction-type <type>', 'override the model\'s prediction type (SD 2.x single files: 768-v or 512-base)').choices(['epsilon', 'v_prediction']))
     .option('--width <px>', 'image width (a multiple of the model\'s size step)', number('int'))
     .option('--height <px>', 'image height', number('int'))
-    .option('--steps <n>', 'model calls (default 25)', number('int'))
-    .option('--guidance-scale <w>', 'classifier-free guidance scale (default 7.5; <= 1 disables it)', number('float'))
+    .option('--steps <n>', 'model calls (default: the model\'s generation_config.json, else 25)', number('int'))
+    .option('--guidance-scale <w>', 'classifier-free guidance scale (default: the model\'s generation_config.json, else 7.5; <= 1 disables it)', number('float'))
+    .option('--guidance-rescale <phi>', 'rescaled guidance phi in [0, 1] (Lin et al. 2024; default: the model\'s generation_config.json, else 0)', number('float'))
     .option('--seed <n>', 'seed; image i of a batch uses seed + i (default random)', number('int'))
     .addOption(new Option('--scheduler <kind>', 'sampler (default: the model\'s)').choices([...SCHEDULER_KINDS]))
     .option('--karras', 'Karras sigmas (euler, euler-ancestral, dpmpp-2m)')

@@ -14,6 +14,7 @@ import type { UNetLayerResult } from '../models/unet.js';
 import { createScheduler, defaultScheduler, GaussianRandom, parseSchedulerConfig, type SchedulerKind } from '../schedulers/index.js';
 import { Tensor } from '../tensor.js';
 import { GeneratedImage, toRgb } from './image.js';
+import { rescaleGuidance } from './guidance-rescale.js';
 import { unetActivationBytes, vaeDecodeBytes } from './memory.js';
 import type { Pipeline } from './load.js';
 import { parseGenerateOptions, type GenerateOptions, type ParsedGenerateOptions } from './options.js';
@@ -37,7 +38,7 @@ export interface GenerateResult {
   timings: { textEncodeMs: number; stepsMs: number[]; decodeMs: number; totalMs: number };
   capture?: { steps: number; layers: LayerCapture[] };
   /** The options as run, defaults filled in (callbacks and the signal left out). */
-  options: Omit<ParsedGenerateOptions, 'onProgress' | 'signal'> & { steps: number; guidanceScale: number; seed: number; batchSize: number; scheduler: SchedulerKind; width: number; height: number };
+  options: Omit<ParsedGenerateOptions, 'onProgress' | 'signal'> & { steps: number; guidanceScale: number; guidanceRescale: number; seed: number; batchSize: number; scheduler: SchedulerKind; width: number; height: number };
 }
 
 const SAMPLER_NAMES: Record<SchedulerKind, string> = { ddim: 'DDIM', euler: 'Euler', 'euler-ancestral': 'Euler a', 'dpmpp-2m': 'DPM++ 2M' };
@@ -74,6 +75,7 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
   if (width % step !== 0 || height % step !== 0) throw invalid(`width and height must be multiples of ${step} for this model, got ${width}x${height}`);
   const steps = o.steps ?? pipe.defaults.steps ?? 25;
   const guidanceScale = o.guidanceScale ?? pipe.defaults.guidanceScale ?? 7.5;
+  const guidanceRescale = o.guidanceRescale ?? pipe.defaults.guidanceRescale ?? 0;
   const batchSize = o.batchSize ?? 1;
   const seed = o.seed ?? randomInt(0, 2 ** 32);
   const config = parseSchedulerConfig(pipe.schedulerConfig);
@@ -102,7 +104,7 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
   }
   const plan = new GenerationPlan(unet.attentionLayers, o, steps, B, cfg);
   const { onProgress, signal, ...given } = o;
-  const resolved = { ...given, steps, guidanceScale, seed, batchSize, scheduler: kind, width, height };
+  const resolved = { ...given, steps, guidanceScale, guidanceRescale, seed, batchSize, scheduler: kind, width, height };
 
   const progress = (stepDone: number, phase: 'encode' | 'denoise' | 'decode', stepsMs: number[]) => {
     if (!onProgress) return;
@@ -188,6 +190,7 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
         if (p >= 0) v += pagScale * (fc - out[p + i]!);
         guided[i] = v;
       }
+      if (u >= 0 && guidanceRescale > 0) rescaleGuidance(guided, out.subarray(c, c + guided.length), B, per, guidanceRescale);
       x = scheduler.step(guided, s, x, noise);
       collect(captured, result.layers, call.branches.indexOf('cond') * B, B, s, steps);
       stepsMs.push(performance.now() - tStep);
@@ -244,7 +247,7 @@ function collect(into: Map<string, { grid: [number, number]; bins: number; spect
 function parameters(prompt: string, negative: string, pipe: Pipeline, o: GenerateResult['options'], seed: number, karras: boolean): string {
   const fields: Array<[string, string | number]> = [
     ['Steps', o.steps], ['Sampler', SAMPLER_NAMES[o.scheduler] + (karras ? ' Karras' : '')], ['CFG scale', o.guidanceScale],
-    ['Seed', seed], ['Size', `${o.width}x${o.height}`], ['Model', path.basename(pipe.source.path).replace(/\.safetensors$/, '')],
+    ...(o.guidanceRescale > 0 ? [['CFG rescale', o.guidanceRescale] as [string, number]] : []), ['Seed', seed], ['Size', `${o.width}x${o.height}`], ['Model', path.basename(pipe.source.path).replace(/\.safetensors$/, '')],
   ];
   const layers = (l: unknown) => (Array.isArray(l) ? `${l.length} layers` : String(l));
   if (o.afm) {

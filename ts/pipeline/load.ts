@@ -96,16 +96,19 @@ export class Pipeline {
 
 /**
  * A model's preferred settings, from an optional `generation_config.json` beside `model_index.json`
- * (`{ "guidance_scale": 1.5, "num_inference_steps": 25 }`; diffusers ignores the file). A small
- * model's unconditional branch may call for a lower guidance scale than SD's 7.5.
+ * (`{ "guidance_scale": 3, "guidance_rescale": 0.7, "num_inference_steps": 25 }`; diffusers ignores
+ * the file). A small model may call for another guidance scale than SD's 7.5, and a zero-terminal-SNR
+ * model for rescaled guidance.
  */
 export interface GenerationDefaults {
   guidanceScale?: number;
+  guidanceRescale?: number;
   steps?: number;
 }
 
 const generationConfigSchema = z.strictObject({
   guidance_scale: z.number().min(0).max(100).optional(),
+  guidance_rescale: z.number().min(0).max(1).optional(),
   num_inference_steps: z.number().int().min(1).max(1000).optional(),
 });
 
@@ -124,7 +127,11 @@ async function readDefaults(folder: string): Promise<GenerationDefaults> {
     throw new DiffusionAttentionError('E_MODEL_FORMAT', `${file} is not valid JSON (${(err as Error).message})`, { cause: err });
   }
   const c = parseConfig(generationConfigSchema, json, file);
-  return { ...(c.guidance_scale === undefined ? {} : { guidanceScale: c.guidance_scale }), ...(c.num_inference_steps === undefined ? {} : { steps: c.num_inference_steps }) };
+  return {
+    ...(c.guidance_scale === undefined ? {} : { guidanceScale: c.guidance_scale }),
+    ...(c.guidance_rescale === undefined ? {} : { guidanceRescale: c.guidance_rescale }),
+    ...(c.num_inference_steps === undefined ? {} : { steps: c.num_inference_steps }),
+  };
 }
 
 /**

@@ -131,10 +131,17 @@ export interface GenerateOptions {
   /** Model calls; default the model's `generation_config.json` value, else 25. */
   steps?: number;
   /**
-   * Classifier-free guidance scale w; default the model's `generation_config.json` value (1.5 for
-   * the embedded model), else 7.5 as for SD. w <= 1 runs without the unconditional branch.
+   * Classifier-free guidance scale w; default the model's `generation_config.json` value, else
+   * 7.5 as for SD. w <= 1 runs without the unconditional branch.
    */
   guidanceScale?: number;
+  /**
+   * Rescaled guidance phi in [0, 1] (Lin et al. 2024, section 3.4; diffusers' `guidance_rescale`):
+   * the guided output is scaled towards the conditional output's standard deviation, per image,
+   * which keeps a high guidance scale from over-exposing (0.7 in the paper). Default the model's
+   * `generation_config.json` value, else 0 (plain CFG). Acts only while CFG runs (guidanceScale > 1).
+   */
+  guidanceRescale?: number;
   /** Image i of the batch uses seed + i; default a random seed (reported in the result). */
   seed?: number;
   /** Images per prompt, default 1. */
@@ -167,6 +174,7 @@ export const generateSchema = z.strictObject({
   height: positiveInt.optional(),
   steps: positiveInt.max(1000).optional(),
   guidanceScale: z.number().min(0).max(100).optional(),
+  guidanceRescale: z.number().min(0).max(1).optional(),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   batchSize: positiveInt.max(64).optional(),
   scheduler: z.enum(SCHEDULER_KINDS).optional(),
