@@ -30,6 +30,7 @@ interface Flags {
   out?: string;
   seeds?: number;
   guidanceScale?: number;
+  guidanceRescale?: number;
   json?: boolean;
 }
 
@@ -41,6 +42,7 @@ export function evalCommand(): Command {
     .option('--out <dir>', 'output folder (default: ./eval-results/<timestamp>)')
     .option('--seeds <n>', 'seeds per prompt (default: 4, quick 2)', positiveInt)
     .option('--guidance-scale <s>', 'classifier-free guidance scale of every setting (default: the model\'s own)', nonNegative)
+    .option('--guidance-rescale <phi>', 'rescaled guidance phi in [0, 1] of every setting (default: the model\'s own)', nonNegative)
     .option('--json', 'print the results as JSON on stdout instead of progress and the targets table')
     .action(async (f: Flags) => {
       const out = path.resolve(f.out ?? path.join('eval-results', new Date().toISOString().replace(/[:.]/g, '-')));
@@ -54,6 +56,7 @@ export function evalCommand(): Command {
           ...(f.model ? { model: f.model } : {}),
           ...(f.seeds ? { seeds: f.seeds } : {}),
           ...(f.guidanceScale !== undefined ? { guidanceScale: f.guidanceScale } : {}),
+          ...(f.guidanceRescale !== undefined ? { guidanceRescale: f.guidanceRescale } : {}),
           log,
           signal: controller.signal,
         });

@@ -62,14 +62,14 @@ function methodTable(settings: SettingResult[]): string[] {
 /** The Markdown report of a run's results. */
 export function markdownReport(r: EvalResults, command?: string): string {
   const m = r.machine;
-  const d = r.defaults as { guidanceScale?: number; scheduler?: string; width?: number; height?: number };
+  const d = r.defaults as { guidanceScale?: number; guidanceRescale?: number; scheduler?: string; width?: number; height?: number };
   const out: string[] = [
     `# Evaluation: ${path.basename(r.model)}${r.quick ? ' (quick)' : ''}`,
     '',
     `${machineSummary(m)}.`,
     ...(command ? ['', `Command: \`${command}\``] : []),
     '',
-    `Model \`${r.model}\`; ${r.steps} steps, guidance scale ${d.guidanceScale ?? '?'}, scheduler ${d.scheduler ?? '?'}, ${d.width ?? '?'}x${d.height ?? '?'} pixels. ` +
+    `Model \`${r.model}\`; ${r.steps} steps, guidance scale ${d.guidanceScale ?? '?'}${d.guidanceRescale ? ` rescaled by phi ${d.guidanceRescale}` : ''}, scheduler ${d.scheduler ?? '?'}, ${d.width ?? '?'}x${d.height ?? '?'} pixels. ` +
       `${r.scopes.all} prompts for the plain run and ${r.scopes.methods} for each method (the first of the same balanced order: ` +
       `one object seen / held-out, two objects seen / held-out in turn), ${r.size.seeds} seeds each (picture j of prompt q has seed ${r.seed} + q x ${r.size.seeds} + j). ` +
       `Wall time ${(r.wallSeconds / 60).toFixed(1)} min.`,

@@ -44,6 +44,8 @@ export interface EvalOptions {
   steps?: number;
   /** Classifier-free guidance scale of every setting (default: generate()'s, i.e. the model's own default). */
   guidanceScale?: number;
+  /** Rescaled guidance phi of every setting (default: generate()'s, i.e. the model's own default). */
+  guidanceRescale?: number;
   /** Seed of the first picture, default 0. */
   seed?: number;
   /** The ground-truth folder for the detector check; default the repository's fixture when present; false skips it. */
@@ -80,7 +82,7 @@ export interface EvalRun {
   steps: number;
   seed: number;
   size: RunSize;
-  /** What generate() resolved for the plain run: steps, guidance scale, scheduler, picture size, batch size (seeds). */
+  /** What generate() resolved for the plain run: steps, guidance scale and rescale, scheduler, picture size, batch size (seeds). */
   defaults: Record<string, unknown>;
   grammar: Grammar;
   /** The evaluated prompts in run order; scopes are prefixes: `scopes[s]` prompts. */
@@ -159,13 +161,14 @@ export async function runEvaluation(options: EvalOptions = {}): Promise<EvalRun>
           seed: base + start * size.seeds,
           steps,
           ...(options.guidanceScale !== undefined ? { guidanceScale: options.guidanceScale } : {}),
+          ...(options.guidanceRescale !== undefined ? { guidanceRescale: options.guidanceRescale } : {}),
           ...run.setting.options,
           ...(run.setting.capture ? { capture: { layers: 'down', bins: CAPTURE_BINS } } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
         if (run.setting.family === 'plain' && !run.setting.capture) {
           const o = result.options;
-          defaults = { steps: o.steps, guidanceScale: o.guidanceScale, scheduler: o.scheduler, width: o.width, height: o.height, batchSize: o.batchSize };
+          defaults = { steps: o.steps, guidanceScale: o.guidanceScale, guidanceRescale: o.guidanceRescale, scheduler: o.scheduler, width: o.width, height: o.height, batchSize: o.batchSize };
         }
         result.images.forEach((img, i) => {
           const image = img.raw();
