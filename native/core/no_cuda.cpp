@@ -43,6 +43,7 @@ void activation(const Tensor&, Activation, Tensor&) { no_cuda(); }
 void geglu(const Tensor&, Tensor&) { no_cuda(); }
 void upsample_nearest2x(const Tensor&, Tensor&) { no_cuda(); }
 void add(const Tensor&, const Tensor&, Tensor&) { no_cuda(); }
+void average_halves(const Tensor&, Tensor&) { no_cuda(); }
 void timestep_embedding(const Tensor&, const TimestepParams&, Tensor&) { no_cuda(); }
 void concat(const std::vector<Tensor>&, int, Tensor&) { no_cuda(); }
 void slice(const Tensor&, int, int64_t, Tensor&) { no_cuda(); }

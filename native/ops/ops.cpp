@@ -24,7 +24,8 @@ std::string dims(const std::vector<int64_t>& shape) {
 [[noreturn]] void shape_error(const char* op, const std::string& what) { fail(ErrorCode::Shape, std::string(op) + ": " + what); }
 [[noreturn]] void arg_error(const char* op, const std::string& what) { fail(ErrorCode::InvalidArgument, std::string(op) + ": " + what); }
 
-// Every operand on x's device with x's dtype; the CPU backend computes in float32 only.
+// Every operand on x's device with x's dtype. The CPU backend computes in float32 only; the CUDA
+// backend takes float32, float16 and bfloat16 operands (every DType) and computes in float32.
 void check_operands(const char* op, const Tensor& x, std::initializer_list<const Tensor*> others) {
   if (x.device() == Device::Cpu && x.dtype != DType::Float32) {
     fail(ErrorCode::DType, std::string(op) + ": the CPU backend computes in float32, got " + x.describe());
