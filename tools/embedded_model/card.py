@@ -37,6 +37,17 @@ def _guidance_note(out_dir):
     )
 
 
+def _phases(state):
+    """One line per training phase (train.py --new-phase): its steps, learning rate and noise schedule."""
+    phases = state["phases"]
+    lines = []
+    for i, phase in enumerate(phases):
+        end = phases[i + 1]["step"] if i + 1 < len(phases) else state["step"]
+        betas = "zero terminal SNR (SD's betas rescaled, model.scheduler_config)" if phase["zero_terminal_snr"] else "SD's betas"
+        lines.append(f"- steps {phase['step']:,} to {end:,}: peak lr {phase['lr']:g}, {betas}")
+    return "\n".join(lines)
+
+
 def write(out_dir, state, model, size, losses, results, dtype):
     args, history = state["args"], state["history"]
     unet, text = state["unet_config"], state["text_config"]
@@ -55,6 +66,7 @@ def write(out_dir, state, model, size, losses, results, dtype):
         )
     )
     commands = "\n    ".join(state["commands"])
+    zero_snr = " rescaled to zero terminal SNR (`rescale_betas_zero_snr`, Lin et al. 2024: t = 999 is pure noise)" if state["phases"][-1]["zero_terminal_snr"] else ""
     grids = [unet["sample_size"] >> level for level in range(len(unet["block_out_channels"]))]
     attention = ", ".join(
         f"{g}x{g} ({h} x {c // h}{' + mid block' if level == len(grids) - 1 else ''})"
@@ -109,7 +121,7 @@ size word, and {100 * args['caption_dropout']:.0f}% of captions are replaced by 
 | attention | transformer blocks (self- and cross-attention) at {attention}; none at 32x32; `attention_head_dim` (= heads per level) {unet['attention_head_dim']}; use_linear_projection {unet['use_linear_projection']} |
 | text encoder | `CLIPTextModel`, hidden {text['hidden_size']}, {text['num_hidden_layers']} layers, {text['num_attention_heads']} heads, intermediate {text['intermediate_size']}, {text['hidden_act']}, {text['max_position_embeddings']} positions, vocabulary {text['vocab_size']}; {parameter_count(model.text_encoder):,} parameters; last hidden state is the context |
 | tokenizer | word level (`tokenizers` WordLevel, lowercase, whitespace split), BOS + words + EOS padded with EOS to {text['max_position_embeddings']} |
-| scheduler | `DDIMScheduler`: SD's scaled_linear betas 0.00085-0.012, 1000 steps, steps_offset 1, v_prediction, trailing spacing, clip_sample (x0 clamped to [-1, 1]) |
+| scheduler | `DDIMScheduler`: SD's scaled_linear betas 0.00085-0.012{zero_snr}, 1000 steps, steps_offset 1, v_prediction, trailing spacing, set_alpha_to_one, no clip_sample (model.py says why) |
 | weights | {dtype} safetensors; folder {size:,} bytes |
 
 ## Training
@@ -117,10 +129,12 @@ size word, and {100 * args['caption_dropout']:.0f}% of captions are replaced by 
     {commands}
 
 {steps:,} steps at batch {args['batch']} ({steps * args['batch']:,} pictures; {planned}) in {minutes:.0f} min of
-training on {args['threads']} CPU threads ({rate:.2f} steps/s; PyTorch CPU, float32). AdamW, lr {args['lr']:g}
-with {args['warmup']} warm-up steps then cosine decay to 0, weight decay {args['weight_decay']:g}, gradient
-clipping at 1.0, uniform timesteps, MSE on v; text encoder and UNet trained jointly. Shipped
-weights: the EMA (decay {args['ema']:g}).
+training on {args['threads']} CPU threads ({rate:.2f} steps/s; PyTorch CPU, float32). AdamW; in each phase
+{args['warmup']} warm-up steps then cosine decay to 0 over the phase's share of the budget; weight decay
+{args['weight_decay']:g}, gradient clipping at 1.0, uniform timesteps, MSE on v; text encoder and UNet
+trained jointly. Shipped weights: the EMA (decay {args['ema']:g}). Phases:
+
+{_phases(state)}
 
 Final training loss (last ~200 steps): {_mean_loss(history):.4f}. Validation loss of the exported
 weights on fixed batches (fixed noise and timesteps): seen pairs {losses['seen pairs']:.4f}, held-out

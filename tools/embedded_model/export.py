@@ -23,7 +23,7 @@ from tools.sd_reference import configs as reference
 from tools.sd_reference.safetensors_io import load_file, save_file
 
 from . import tokenizer
-from .model import SCHEDULER_CONFIG, TextToImage
+from .model import SCHEDULER_CONFIG, TextToImage, scheduler_config
 
 FORMAT_PT = {"format": "pt"}
 DTYPES = {"float16": torch.float16, "float32": torch.float32}
@@ -53,7 +53,7 @@ def export(checkpoint, out_dir, dtype="float16"):
     save_file(component_state(state, "text_encoder.", DTYPES[dtype]), os.path.join(out_dir, "text_encoder", "model.safetensors"), FORMAT_PT)
     for name, document in tokenizer.files(text_config["max_position_embeddings"]).items():
         write_json(os.path.join(out_dir, "tokenizer", name), document)
-    write_json(os.path.join(out_dir, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG)
+    write_json(os.path.join(out_dir, "scheduler", "scheduler_config.json"), scheduler_config(checkpoint["phases"][-1]["zero_terminal_snr"]))
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(out_dir) for f in files)
 
 

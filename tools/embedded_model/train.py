@@ -11,6 +11,8 @@ Schedule: linear warm-up over `--warmup` steps, then cosine decay to 0 over the 
 progress = max(step / --steps, training seconds / --minutes). The time term makes a run on a busy
 machine (this one shares two cores with compilers) end on time with a fully decayed learning rate
 instead of being cut off mid-schedule; with `--minutes 0` the run depends on the step count only.
+`--resume --new-phase` starts a fine-tuning phase: warm-up and cosine decay again, from the checkpoint's
+progress to 1 (e.g. `--zero-terminal-snr` on a model trained under SD's betas).
 An EMA of the weights (decay `--ema`, ramped up as min(ema, (1 + step) / (10 + step)) at the start) is
 what gets exported.
 
@@ -40,14 +42,16 @@ import torch
 from . import card, dataset, quick_eval
 from .diffusion import NoiseSchedule
 from .export import export, load_folder
-from .model import TEXT_CONFIG, UNET_CONFIG, TextToImage, parameter_count
+from .model import TEXT_CONFIG, UNET_CONFIG, TextToImage, parameter_count, scheduler_config
 from .tokenizer import encode
 
 KEEP_CHECKPOINTS = 3
 
 
-# Options a resumed run may change; everything else comes from the checkpoint.
-RESUMABLE_OVERRIDES = ("steps", "minutes", "work", "out", "dtype", "checkpoint_minutes", "log_every", "eval_per_kind", "threads")
+# Options a resumed run may change; everything else comes from the checkpoint. PHASE_OPTIONS only
+# with --new-phase, which records them in the checkpoint's list of phases (the model card reports each).
+PHASE_OPTIONS = ("lr", "zero_terminal_snr")
+RESUMABLE_OVERRIDES = PHASE_OPTIONS + ("steps", "minutes", "work", "out", "dtype", "checkpoint_minutes", "log_every", "eval_per_kind", "threads")
 
 
 def build_parser(defaults=True):
@@ -67,6 +71,8 @@ def build_parser(defaults=True):
     add("--weight-decay", type=float, default=default(0.01))
     add("--ema", type=float, default=default(0.998))
     add("--caption-dropout", type=float, default=default(0.1))
+    add("--zero-terminal-snr", action="store_true", default=default(False), help="rescale the betas so t = 999 is pure noise "
+        "(model.scheduler_config)")
     add("--seed", type=int, default=default(0))
     add("--threads", type=int, default=default(2))
     add("--work", default=default("/tmp/embedded-train"), help="checkpoints and log (not part of the repository)")
@@ -77,6 +83,9 @@ def build_parser(defaults=True):
     add("--eval-per-kind", type=int, default=default(100), help="quick-check prompts per kind (one / two objects)")
     add("--resume", nargs="?", const="latest", default=default(None), help="checkpoint to resume (default: latest in --work); "
         f"only {', '.join('--' + k.replace('_', '-') for k in RESUMABLE_OVERRIDES)} may be changed")
+    add("--new-phase", action="store_true", default=default(False), help="with --resume: restart warm-up and cosine "
+        "decay at the checkpoint, over what remains of --steps / --minutes (a fine-tuning phase, e.g. with a new --lr "
+        "or --zero-terminal-snr)")
     add("--export-from", metavar="CHECKPOINT", default=default(None), help="skip training: export, check and document a checkpoint")
     return parser
 
@@ -110,6 +119,11 @@ def save_checkpoint(state, work, log):
     return path
 
 
+def new_phase(step, start_progress, args):
+    """A training phase: where it starts and the phase options it runs with."""
+    return dict({"step": step, "progress": start_progress}, **{k: args[k] for k in PHASE_OPTIONS})
+
+
 def new_state(args):
     torch.manual_seed(args["seed"])
     model = TextToImage(UNET_CONFIG, TEXT_CONFIG)
@@ -120,6 +134,7 @@ def new_state(args):
         "ema": copy.deepcopy(model.state_dict()),
         "optimizer": None,
         "history": [],
+        "phases": [new_phase(0, 0.0, args)],
         "args": dict(args),
         "commands": [],
         "unet_config": UNET_CONFIG,
@@ -136,14 +151,18 @@ def progress(step, seconds, args):
     return max(by_steps, by_time)
 
 
-def learning_rate(step, p, args):
-    warmup = min(1.0, (step + 1) / args["warmup"]) if args["warmup"] > 0 else 1.0
-    return args["lr"] * warmup * 0.5 * (1 + math.cos(math.pi * min(p, 1.0)))
+def learning_rate(step, p, args, phase):
+    """Warm-up and cosine decay over the current phase: from `phase` (its first step and progress; a
+    new run's phase starts at 0, `--new-phase` starts one at the resumed checkpoint) to progress 1."""
+    since = step - phase["step"]
+    warmup = min(1.0, (since + 1) / args["warmup"]) if args["warmup"] > 0 else 1.0
+    within = (p - phase["progress"]) / (1.0 - phase["progress"])
+    return phase["lr"] * warmup * 0.5 * (1 + math.cos(math.pi * min(within, 1.0)))
 
 
 def make_batch(sampler, schedule, step, args):
     """(noisy images, timesteps, token ids, target) for one step, a function of (seed, step); the target
-    is the model's prediction type's (model.SCHEDULER_CONFIG)."""
+    is the model's prediction type's (model.scheduler_config)."""
     images, captions = sampler.batch(step, args["batch"])
     generator = torch.Generator().manual_seed(args["seed"] * 1_000_003 + step)
     drop = torch.rand(len(captions), generator=generator) < args["caption_dropout"]
@@ -166,7 +185,7 @@ def train(state, args, log):
     if state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])
     sampler = dataset.Sampler(args["seed"])
-    schedule = NoiseSchedule()
+    schedule = NoiseSchedule(scheduler_config(state["phases"][-1]["zero_terminal_snr"]))
     params, ema_params = list(model.parameters()), list(ema.parameters())
 
     def snapshot():
@@ -183,7 +202,7 @@ def train(state, args, log):
     while progress(step, seconds, args) < 1:
         started = time.time()
         p = progress(step, seconds, args)
-        lr = learning_rate(step, p, args)
+        lr = learning_rate(step, p, args, state["phases"][-1])
         for group in optimizer.param_groups:
             group["lr"] = lr
         noisy, timesteps, ids, target = make_batch(sampler, schedule, step, args)
@@ -223,10 +242,10 @@ def train(state, args, log):
 
 
 @torch.no_grad()
-def validation_loss(model, pairs, seed, count=256, batch=64):
+def validation_loss(model, schedule, pairs, seed, count=256, batch=64):
     """Mean MSE against the training target of `model` on fixed pictures over `pairs`, fixed noise and timesteps, no
     caption dropout: comparable between checkpoints."""
-    sampler, schedule = dataset.Sampler(seed, pairs), NoiseSchedule()
+    sampler = dataset.Sampler(seed, pairs)
     generator = torch.Generator().manual_seed(seed)
     total = 0.0
     for index in range(count // batch):
@@ -245,15 +264,15 @@ def finish(checkpoint_path, args, log):
     state = torch.load(checkpoint_path)
     size = export(state, args["out"], args["dtype"])
     log(f"exported {checkpoint_path} (step {state['step']}) to {args['out']}: {size:,} bytes")
-    model, scheduler_config = load_folder(args["out"])
+    model, folder_config = load_folder(args["out"])
     losses = {
-        "seen pairs": validation_loss(model, dataset.TRAIN_PAIRS, seed=10_001),
-        "held-out pairs": validation_loss(model, dataset.HELD_OUT, seed=10_002),
+        "seen pairs": validation_loss(model, NoiseSchedule(folder_config), dataset.TRAIN_PAIRS, seed=10_001),
+        "held-out pairs": validation_loss(model, NoiseSchedule(folder_config), dataset.HELD_OUT, seed=10_002),
     }
     log("validation loss (EMA, exported weights): " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
     grid = os.path.join(args["work"], f"samples-{state['step']:06d}.png")
     guidance = quick_eval.default_guidance(args["out"])
-    results = quick_eval.evaluate(model, scheduler_config, args["eval_per_kind"], guidance=guidance, grid=grid)
+    results = quick_eval.evaluate(model, folder_config, args["eval_per_kind"], guidance=guidance, grid=grid)
     log("quick check, model samples:\n" + quick_eval.table(results["model"]))
     log("quick check, detector on ground truth:\n" + quick_eval.table(results["ground truth"]))
     log(f"quick check took {results['seconds']:.0f} s; sample grid {grid}")
@@ -275,8 +294,15 @@ def main(argv=None):
         path = checkpoint_paths(args["work"])[-1] if args["resume"] == "latest" else args["resume"]
         state = torch.load(path)
         explicit = vars(build_parser(defaults=False).parse_args(argv))
+        changed = [k for k in PHASE_OPTIONS if k in explicit and explicit[k] != state["args"][k]]
+        if changed and not args["new_phase"]:
+            parser.error(f"changing {', '.join('--' + k.replace('_', '-') for k in changed)} starts a phase: add --new-phase")
         state["args"].update({k: v for k, v in explicit.items() if k in RESUMABLE_OVERRIDES})
         log(f"resuming from {path} at step {state['step']}")
+        if args["new_phase"]:
+            start = progress(state["step"], state["train_seconds"], state["args"])
+            state["phases"].append(new_phase(state["step"], start, state["args"]))
+            log(f"new phase from progress {start:.3f}: {state['phases'][-1]}")
     elif args["steps"] is None:
         parser.error("--steps is required for a new run")
     else:

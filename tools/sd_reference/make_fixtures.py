@@ -140,10 +140,20 @@ def read_sharded(folder, base):
 
 
 def alphas_cumprod(scheduler):
-    """scaled_linear: beta_i = linspace(sqrt(beta_start), sqrt(beta_end), N)_i^2; cumprod(1 - beta)."""
+    """scaled_linear: beta_i = linspace(sqrt(beta_start), sqrt(beta_end), N)_i^2; cumprod(1 - beta).
+
+    With rescale_betas_zero_snr (diffusers' config key; Lin et al. 2024, "Common Diffusion Noise
+    Schedules and Sample Steps are Flawed", Algorithm 1) sqrt(alpha_bar) is shifted and scaled so the
+    last timestep is pure noise (alpha_bar = 0) while the first keeps its value.
+    """
     start, end = math.sqrt(scheduler["beta_start"]), math.sqrt(scheduler["beta_end"])
     betas = torch.linspace(start, end, scheduler["num_train_timesteps"], dtype=torch.float64) ** 2
-    return torch.cumprod(1.0 - betas, dim=0)
+    alpha_bar = torch.cumprod(1.0 - betas, dim=0)
+    if not scheduler.get("rescale_betas_zero_snr", False):
+        return alpha_bar
+    root = alpha_bar.sqrt()
+    first, last = root[0].item(), root[-1].item()
+    return ((root - last) * (first / (first - last))) ** 2
 
 
 # ---------------------------------------------------------------------------------------------- models
