@@ -226,7 +226,11 @@ Tensor UNet2DConditionModel::transformer(const Transformer& t, const Tensor& x, 
   Tensor h = ops::linear(ops::permute(tensor_view(normed, {B, C, N}), {0, 2, 1}), t.proj_in.w, &*t.proj_in.b);  // [B, N, C]
   const Tensor n1 = ops::layer_norm(h, kLayerNormEps, &t.norm1.w, &t.norm1.b);
   h = attention(t.attn1, n1, h, n1, pass, H, W);
-  h = attention(t.attn2, ops::layer_norm(h, kLayerNormEps, &t.norm2.w, &t.norm2.b), h, *pass.context, pass, H, W);
+  // A T-GATE replay returns the cached module output without reading its input, so norm2 is skipped
+  // too (the official code still computes it; the result is the same).
+  const LayerControl* ctl2 = pass.control[t.attn2.layer];
+  const bool replay = ctl2 && ctl2->cache_mode == LayerCacheMode::Replay;
+  h = attention(t.attn2, replay ? h : ops::layer_norm(h, kLayerNormEps, &t.norm2.w, &t.norm2.b), h, *pass.context, pass, H, W);
   const Tensor ff = ops::geglu(ops::linear(ops::layer_norm(h, kLayerNormEps, &t.norm3.w, &t.norm3.b), t.ff_in.w, &*t.ff_in.b));
   h = ops::linear(ff, t.ff_out.w, &*t.ff_out.b, {Activation::None, &h});
   const Tensor out = ops::linear(h, t.proj_out.w, &*t.proj_out.b);  // [B, N, C]
