@@ -15,7 +15,7 @@ test('lib/ is built and its CommonJS and ES module entries export the same API',
   // Through new Function so tsx does not rewrite the import into a require.
   const esm = await (new Function('s', 'return import(s)') as (s: string) => Promise<Record<string, unknown>>)('diffusion-attention');
   const names = Object.keys(esm).filter((k) => k !== 'default').sort();
-  assert.equal(names, ['AttentionCache', 'DEFAULT_MODEL', 'DiffusionAttentionError', 'Tensor', 'attention', 'info', 'loadPipeline']);
+  assert.equal(names, ['AttentionCache', 'DEFAULT_MODEL', 'DiffusionAttentionError', 'Tensor', 'attention', 'describeMachine', 'info', 'loadPipeline', 'machineSummary']);
   for (const n of names) assert.is(esm[n], cjs[n], `${n} is the same object for import and require`);
   assert.ok(fs.existsSync(path.join(ROOT, 'lib', 'index.d.ts')) && fs.existsSync(path.join(ROOT, 'lib', 'index.d.mts')));
 });

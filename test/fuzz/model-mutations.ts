@@ -50,12 +50,25 @@ function folderUses(file: string): (name: string) => boolean {
 
 const TOKENIZER = 'tokenizer/tokenizer.json';
 
+interface TokenizerJson {
+  model: { vocab: Record<string, unknown> };
+}
+
+/** The tokenizer file with a vocabulary to mutate, or null once an earlier mutation broke it. */
+function parsedTokenizer(file: string): TokenizerJson | null {
+  try {
+    const t = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<TokenizerJson> | null;
+    return t && typeof t.model?.vocab === 'object' && t.model.vocab !== null ? (t as TokenizerJson) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Token ids the text encoder does not have (it has 64): a tokenizer and a text encoder that
  * disagree must not index outside the embedding table.
  */
-function mutateVocab(r: Random, file: string): Applied {
-  const t = JSON.parse(fs.readFileSync(file, 'utf8')) as { model: { vocab: Record<string, unknown> } };
+function mutateVocab(r: Random, file: string, t: TokenizerJson): Applied {
   const words = Object.keys(t.model.vocab);
   const changed: string[] = [];
   for (const word of words) {
@@ -84,11 +97,12 @@ export function mutateFolder(r: Random, dir: string): Applied {
   const present = (rel: string) => fs.lstatSync(path.join(dir, rel), { throwIfNoEntry: false })?.isFile() === true;
   const json = JSON_FILES.filter(present);
   const weights = WEIGHT_FILES.filter(present);
+  const tokenizer = present(TOKENIZER) ? parsedTokenizer(path.join(dir, TOKENIZER)) : null;
   const kind = r.weighted<string>([
-    ['json', json.length ? 9 : 0], ['weights', weights.length ? 9 : 0], ['vocab', present(TOKENIZER) ? 1 : 0],
+    ['json', json.length ? 9 : 0], ['weights', weights.length ? 9 : 0], ['vocab', tokenizer ? 1 : 0],
     ['replace', json.length + weights.length ? 1 : 0], ['folder', 1],
   ]);
-  if (kind === 'vocab') return mutateVocab(r, path.join(dir, TOKENIZER));
+  if (kind === 'vocab') return mutateVocab(r, path.join(dir, TOKENIZER), tokenizer!);
   if (kind === 'json') {
     const rel = r.pick(json);
     const file = path.join(dir, rel);
