@@ -46,6 +46,16 @@ wiring('every setting makes one picture per prompt and seed, seeded seed + index
   assert.is((run.defaults as { steps: number }).steps, 4);
 });
 
+wiring('the guidance scale, rescale and sampler options reach every generate() call', async () => {
+  const file = loadPrompts();
+  const plain = FULL.settings.filter((s) => s.id === 'plain');
+  const one = await runEvaluation({
+    model: MODEL, prompts: { grammar: file.grammar, prompts: [file.sets['one-seen'][0]!] }, seeds: 1, steps: 2, settings: plain,
+    groundTruth: false, guidanceScale: 2, guidanceRescale: 0.5, scheduler: 'euler',
+  });
+  assert.equal(one.defaults, { steps: 2, guidanceScale: 2, guidanceRescale: 0.5, scheduler: 'euler', width: 16, height: 16, batchSize: 1 });
+});
+
 wiring('results: every method paired with plain, AFM curves and edit split, targets', () => {
   const ids = results.settings.map((s) => s.id);
   assert.not.ok(ids.includes('plain-capture'), 'the capture rerun is not a setting of its own');

@@ -6,11 +6,12 @@
  */
 import path from 'node:path';
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { writeReport } from '../eval/report.js';
 import { computeResults } from '../eval/results.js';
 import { runEvaluation } from '../eval/runner.js';
+import { SCHEDULER_KINDS, type SchedulerKind } from '../schedulers/index.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -31,6 +32,7 @@ interface Flags {
   seeds?: number;
   guidanceScale?: number;
   guidanceRescale?: number;
+  scheduler?: SchedulerKind;
   json?: boolean;
 }
 
@@ -43,6 +45,7 @@ export function evalCommand(): Command {
     .option('--seeds <n>', 'seeds per prompt (default: 4, quick 2)', positiveInt)
     .option('--guidance-scale <s>', 'classifier-free guidance scale of every setting (default: the model\'s own)', nonNegative)
     .option('--guidance-rescale <phi>', 'rescaled guidance phi in [0, 1] of every setting (default: the model\'s own)', nonNegative)
+    .addOption(new Option('--scheduler <kind>', 'sampler of every setting (default: the model\'s)').choices([...SCHEDULER_KINDS]))
     .option('--json', 'print the results as JSON on stdout instead of progress and the targets table')
     .action(async (f: Flags) => {
       const out = path.resolve(f.out ?? path.join('eval-results', new Date().toISOString().replace(/[:.]/g, '-')));
@@ -57,6 +60,7 @@ export function evalCommand(): Command {
           ...(f.seeds ? { seeds: f.seeds } : {}),
           ...(f.guidanceScale !== undefined ? { guidanceScale: f.guidanceScale } : {}),
           ...(f.guidanceRescale !== undefined ? { guidanceRescale: f.guidanceRescale } : {}),
+          ...(f.scheduler ? { scheduler: f.scheduler } : {}),
           log,
           signal: controller.signal,
         });

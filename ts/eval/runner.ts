@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import { describeMachine, type Machine } from '../machine.js';
 import type { GenerateResult, LayerCapture } from '../pipeline/generate.js';
 import { loadPipeline } from '../pipeline/load.js';
+import type { SchedulerKind } from '../schedulers/index.js';
 import { detect, relationBetween, type Detection, type RgbImage } from './detector.js';
 import { checkDetector, GROUND_TRUTH_DIR, type DetectorCheck } from './ground-truth.js';
 import { GROUPS, loadPrompts, type Grammar, type Prompt, type PromptFile } from './prompts.js';
@@ -46,6 +47,8 @@ export interface EvalOptions {
   guidanceScale?: number;
   /** Rescaled guidance phi of every setting (default: generate()'s, i.e. the model's own default). */
   guidanceRescale?: number;
+  /** Sampler of every setting (default: generate()'s, i.e. the model's own scheduler). */
+  scheduler?: SchedulerKind;
   /** Seed of the first picture, default 0. */
   seed?: number;
   /** The ground-truth folder for the detector check; default the repository's fixture when present; false skips it. */
@@ -162,6 +165,7 @@ export async function runEvaluation(options: EvalOptions = {}): Promise<EvalRun>
           steps,
           ...(options.guidanceScale !== undefined ? { guidanceScale: options.guidanceScale } : {}),
           ...(options.guidanceRescale !== undefined ? { guidanceRescale: options.guidanceRescale } : {}),
+          ...(options.scheduler !== undefined ? { scheduler: options.scheduler } : {}),
           ...run.setting.options,
           ...(run.setting.capture ? { capture: { layers: 'down', bins: CAPTURE_BINS } } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
