@@ -89,6 +89,13 @@ bad('unknown and unsupported config fields are named', async () => {
   await rejects(variant('levels', 'unet/config.json', (j) => { j.block_out_channels = [12, 24, 48]; }), /down_block_types/);
 });
 
+bad('sizes and counts far beyond any SD model are refused before anything is sized by them (found by the fuzzer)', async () => {
+  await rejects(variant('vae-layers', 'vae/config.json', (j) => { j.layers_per_block = 4294967297; }), /`layers_per_block`/);
+  await rejects(variant('positions', 'text_encoder/config.json', (j) => { j.max_position_embeddings = 1e15; }), /`max_position_embeddings`/);
+  await rejects(variant('unet-layers', 'unet/config.json', (j) => { j.layers_per_block = 1025; }), /`layers_per_block`/);
+  await rejects(variant('channels', 'unet/config.json', (j) => { j.cross_attention_dim = 2 ** 20 + 1; }), /`cross_attention_dim`/);
+});
+
 bad('sharded indexes cannot point outside the folder or at missing tensors', async () => {
   const index = 'unet/diffusion_pytorch_model.safetensors.index.json';
   await rejects(variant('escape', index, (j) => { (j.weight_map as Record<string, string>)['conv_in.weight'] = '../../sd1-tiny.safetensors'; }), /must name a \.safetensors file/);

@@ -234,7 +234,8 @@ function validRewrite(r: Random, p: Parsed): FileMutation {
     const e = entryOf(p, name);
     let bytes = p.data.subarray(e.data_offsets[0], e.data_offsets[1]);
     let dtype = e.dtype;
-    if (dtype === 'F32' && target !== 'F32') {
+    // An earlier mutation may have left an F32 entry a length no float32 array has: copied as it is.
+    if (dtype === 'F32' && target !== 'F32' && bytes.length % 4 === 0) {
       const values = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
       const bits = Uint16Array.from(values, (x) => (target === 'F16' ? numberToHalfBits(x) : numberToBf16Bits(x)));
       bytes = Buffer.from(bits.buffer);

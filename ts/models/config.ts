@@ -11,31 +11,37 @@ import { z } from 'zod';
 import { DiffusionAttentionError } from '../errors.js';
 
 const posInt = z.number().int().positive();
-const perBlock = z.union([posInt, z.array(posInt)]);
+// Upper bounds far above any SD-family model, so that a hostile config cannot size loops or buffers
+// before its weights are checked (a fuzzed vae layers_per_block of 2^32 + 1 exhausted the JS heap,
+// a max_position_embeddings of 1e15 sized the tokenizer's id buffer).
+const size = posInt.max(2 ** 20); // channels, features, vocabulary, positions, pixels
+const count = posInt.max(1024); // layers, heads
+const levels = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(16);
+const perBlock = z.union([count, z.array(count).max(16)]);
 const meta = { _class_name: z.string().optional(), _diffusers_version: z.string().optional(), _name_or_path: z.string().optional() };
 
 export const unetConfigSchema = z.strictObject({
   ...meta,
   _class_name: z.literal('UNet2DConditionModel').optional(),
-  sample_size: posInt.optional(),
-  in_channels: posInt.default(4),
-  out_channels: posInt.default(4),
+  sample_size: size.optional(),
+  in_channels: size.default(4),
+  out_channels: size.default(4),
   center_input_sample: z.literal(false).default(false),
   flip_sin_to_cos: z.boolean().default(true),
   freq_shift: z.number().default(0),
-  down_block_types: z.array(z.enum(['CrossAttnDownBlock2D', 'DownBlock2D'])).min(1),
+  down_block_types: levels(z.enum(['CrossAttnDownBlock2D', 'DownBlock2D'])),
   mid_block_type: z.literal('UNetMidBlock2DCrossAttn').default('UNetMidBlock2DCrossAttn'),
-  up_block_types: z.array(z.enum(['CrossAttnUpBlock2D', 'UpBlock2D'])).min(1),
+  up_block_types: levels(z.enum(['CrossAttnUpBlock2D', 'UpBlock2D'])),
   only_cross_attention: z.union([z.literal(false), z.array(z.literal(false))]).default(false),
-  block_out_channels: z.array(posInt).min(1),
-  layers_per_block: posInt.default(2),
+  block_out_channels: levels(size),
+  layers_per_block: count.default(2),
   downsample_padding: z.literal(1).default(1),
   mid_block_scale_factor: z.literal(1).default(1),
   dropout: z.number().default(0),
   act_fn: z.literal('silu').default('silu'),
-  norm_num_groups: posInt.default(32),
+  norm_num_groups: size.default(32),
   norm_eps: z.number().positive().default(1e-5),
-  cross_attention_dim: posInt.default(1280),
+  cross_attention_dim: size.default(1280),
   transformer_layers_per_block: z.literal(1).default(1),
   reverse_transformer_layers_per_block: z.null().optional(),
   encoder_hid_dim: z.null().optional(),
@@ -65,7 +71,7 @@ export const unetConfigSchema = z.strictObject({
   class_embeddings_concat: z.literal(false).default(false),
   mid_block_only_cross_attention: z.null().optional(),
   cross_attention_norm: z.null().optional(),
-  addition_embed_type_num_heads: posInt.optional(),
+  addition_embed_type_num_heads: count.optional(),
 }).check((ctx) => {
   const c = ctx.value;
   const n = c.block_out_channels.length;
@@ -94,18 +100,18 @@ export const clipTextConfigSchema = z.strictObject({
   eos_token_id: z.number().int().optional(),
   pad_token_id: z.number().int().optional(),
   hidden_act: z.enum(['quick_gelu', 'gelu']).default('quick_gelu'),
-  hidden_size: posInt,
-  intermediate_size: posInt,
+  hidden_size: size,
+  intermediate_size: size,
   initializer_factor: z.number().optional(),
   initializer_range: z.number().optional(),
   layer_norm_eps: z.number().positive().default(1e-5),
-  max_position_embeddings: posInt,
-  num_attention_heads: posInt,
-  num_hidden_layers: posInt,
-  projection_dim: posInt.optional(),
+  max_position_embeddings: size,
+  num_attention_heads: count,
+  num_hidden_layers: count,
+  projection_dim: size.optional(),
   torch_dtype: z.string().optional(),
   transformers_version: z.string().optional(),
-  vocab_size: posInt,
+  vocab_size: size,
 }).check((ctx) => {
   if (ctx.value.hidden_size % ctx.value.num_attention_heads !== 0) {
     ctx.issues.push({ code: 'custom', input: ctx.value, path: ['num_attention_heads'], message: 'must divide hidden_size' });
@@ -117,15 +123,15 @@ export const vaeConfigSchema = z.strictObject({
   ...meta,
   _class_name: z.literal('AutoencoderKL').optional(),
   act_fn: z.literal('silu').default('silu'),
-  block_out_channels: z.array(posInt).min(1),
-  down_block_types: z.array(z.literal('DownEncoderBlock2D')).min(1),
-  up_block_types: z.array(z.literal('UpDecoderBlock2D')).min(1),
-  in_channels: posInt.default(3),
-  out_channels: posInt.default(3),
-  latent_channels: posInt.default(4),
-  layers_per_block: posInt.default(1),
-  norm_num_groups: posInt.default(32),
-  sample_size: posInt.optional(),
+  block_out_channels: levels(size),
+  down_block_types: levels(z.literal('DownEncoderBlock2D')),
+  up_block_types: levels(z.literal('UpDecoderBlock2D')),
+  in_channels: size.default(3),
+  out_channels: size.default(3),
+  latent_channels: size.default(4),
+  layers_per_block: count.default(1),
+  norm_num_groups: size.default(32),
+  sample_size: size.optional(),
   scaling_factor: z.number().positive().default(0.18215),
   shift_factor: z.null().optional(),
   latents_mean: z.null().optional(),
