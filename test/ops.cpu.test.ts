@@ -5,7 +5,7 @@ import { Tensor } from '../ts/index.js';
 import { randomArray, relativeError } from './helpers/attention-reference.js';
 import { runChild } from './helpers/child.js';
 import { throwsCode } from './helpers/errors.js';
-import { conv, convError, linearError, runOp, values, type ConvSpec, type LinearSpec } from './helpers/ops-case.js';
+import { CONV_CASES, convError, LINEAR_CASES, linearError, runOp, values } from './helpers/ops-case.js';
 import {
   activationRef, addRef, concatRef, embeddingRef, gegluRef, groupNormRef, layerNormRef, linearRef, permuteRef, sliceRef,
   timestepRef, upsampleRef, type Act, type TimestepRef,
@@ -19,51 +19,10 @@ import { rng, SEED } from './helpers/random.js';
 const TOL = 1e-5;
 const next = rng();
 
-// Shapes chosen so every code path is hit: the dot path for <= 4 rows and just above it, row and
-// column counts that are no multiple of any block (1, 3, 17, 77, 321), several K blocks (161,
-// 1025), partial micro-panels, every epilogue.
-const LINEAR: LinearSpec[] = [
-  { rows: 1, inF: 1, outF: 1 },
-  { rows: 1, inF: 320, outF: 1280, bias: true, act: 'silu' },
-  { rows: 2, inF: 320, outF: 77, bias: true, residual: true },
-  { rows: 4, inF: 77, outF: 3, act: 'gelu' },
-  { rows: 5, inF: 17, outF: 17, bias: true },
-  { rows: 17, inF: 3, outF: 321 },
-  { rows: 77, inF: 768, outF: 64, bias: true, residual: true },
-  { rows: 154, inF: 768, outF: 320, bias: true },
-  { rows: 321, inF: 321, outF: 17, bias: true, act: 'gelu' },
-  { rows: 97, inF: 161, outF: 130, act: 'quick_gelu', residual: true },
-  { rows: 200, inF: 1025, outF: 65, bias: true },
-  { rows: 64, inF: 320, outF: 640, bias: true, act: 'gelu', residual: true },
-];
-
-// Odd spatial sizes, both strides, 1x1 and 3x3 (and 3x1), the VAE's (0, 1, 0, 1) padding, channel
-// counts that are no multiple of 16, several K blocks (C * 9 > 256), more pixels than one task
-// holds (33 x 31), batches of small images (merged into one GEMM), a K too long for one shared
-// packing buffer, a 1x1 image, a single output channel, every epilogue.
-const CONV: ConvSpec[] = [
-  conv(1, 3, 7, 9, 5, 3),
-  conv(2, 17, 13, 11, 33, 3, 1, { bias: true, residual: true }),
-  conv(2, 20, 17, 17, 24, 3, 2, { bias: true }),
-  conv(1, 8, 16, 16, 8, 3, 2, { pad: [0, 1, 0, 1] }),
-  conv(2, 19, 9, 15, 7, 3, 2, { pad: [0, 1, 0, 1], bias: true }),
-  conv(2, 40, 8, 8, 19, 3, 1, { bias: true, act: 'silu' }),
-  conv(1, 33, 12, 10, 17, 1, 1, { residual: true }),
-  conv(2, 16, 33, 31, 7, 1, 1, { bias: true, residual: true }),
-  conv(1, 5, 6, 6, 3, 1, 2),
-  conv(1, 4, 1, 1, 6, 3, 1, { bias: true }),
-  conv(1, 2, 5, 4, 3, 3, 1, { kw: 1, pad: [1, 1, 0, 0], act: 'gelu' }),
-  conv(1, 64, 20, 20, 1, 3, 1, { bias: true }),
-  conv(1, 4, 32, 32, 64, 3, 1, { bias: true }),
-  conv(2, 24, 5, 7, 9, 1, 1, { residual: true, act: 'quick_gelu' }),
-  conv(3, 6, 7, 5, 4, 1, 2, { bias: true }),
-  conv(1, 7300, 3, 3, 2, 3, 1, { bias: true, residual: true }),  // K = 65700: more than one shared K super-block
-];
-
 const gemm = suite('ops: linear and conv2d');
 
 gemm('linear matches the reference over rows, features, K blocks and epilogues', async () => {
-  for (const s of LINEAR) {
+  for (const s of LINEAR_CASES) {
     const err = await linearError(s, next);
     assert.ok(err <= TOL, `linear ${JSON.stringify(s)}: relative error ${err}`);
   }
@@ -78,7 +37,7 @@ gemm('linear takes any leading dims', async () => {
 });
 
 gemm('conv2d matches the reference over strides, paddings, kernels, odd sizes and epilogues', async () => {
-  for (const s of CONV) {
+  for (const s of CONV_CASES) {
     const err = await convError(s, next);
     assert.ok(err <= TOL, `conv2d ${JSON.stringify(s)}: relative error ${err}`);
   }
@@ -93,8 +52,8 @@ gemm('every SIMD path gives the same answer (GEMM, conv2d, row-wise kernels)', a
       const { rng } = require(${JSON.stringify(require.resolve('./helpers/random.ts'))});
       const next = rng();
       const errs = [];
-      for (const s of ${JSON.stringify(LINEAR.filter((_, i) => i % 2 === 1))}) errs.push(await ops.linearError(s, next));
-      for (const s of ${JSON.stringify(CONV.filter((_, i) => i % 2 === 0))}) errs.push(await ops.convError(s, next));
+      for (const s of ${JSON.stringify(LINEAR_CASES.filter((_, i) => i % 2 === 1))}) errs.push(await ops.linearError(s, next));
+      for (const s of ${JSON.stringify(CONV_CASES.filter((_, i) => i % 2 === 0))}) errs.push(await ops.convError(s, next));
       const x = randomArray(2 * 64 * 3 * 5, next, 3);
       const t = da.Tensor.from(x, [2, 64, 3, 5]);
       for (const act of ['silu', 'gelu', 'quick_gelu']) {

@@ -5,7 +5,7 @@ import { Tensor, info, type DType } from '../ts/index.js';
 import { randomArray, relativeError } from './helpers/attention-reference.js';
 import { runChild } from './helpers/child.js';
 import { throwsCode } from './helpers/errors.js';
-import { conv, runOp, type ConvSpec, type LinearSpec } from './helpers/ops-case.js';
+import { conv, CONV_CASES, LINEAR_CASES, runOp, type ConvSpec, type LinearSpec } from './helpers/ops-case.js';
 import {
   activationRef, addRef, concatRef, conv2dRef, convOutSize, embeddingRef, gegluRef, groupNormRef, layerNormRef, linearRef,
   permuteRef, sliceRef, timestepRef, upsampleRef, type Act, type TimestepRef,
@@ -81,46 +81,16 @@ async function compare(what: string, op: string, operands: Operand[], params: ob
 
 // ---- linear and conv2d: the GEMM kernels ----
 
-// Row and column counts that are no multiple of any tile (1, 3, 17, 77, 321), K below, at and
-// across the 32-deep K tile, K a multiple of 8 (16-byte cp.async path) and not (register path),
-// every epilogue. The last case has enough 128 x 128 tiles (17 x 11 = 187) to take the large-tile
-// kernel on any GPU with up to 187 SMs; the others take the 64 x 64 one.
-const LINEAR: LinearSpec[] = [
-  { rows: 1, inF: 1, outF: 1 },
-  { rows: 1, inF: 320, outF: 1280, bias: true, act: 'silu' },
-  { rows: 2, inF: 320, outF: 77, bias: true, residual: true },
-  { rows: 4, inF: 77, outF: 3, act: 'gelu' },
-  { rows: 5, inF: 17, outF: 17, bias: true },
-  { rows: 17, inF: 3, outF: 321 },
-  { rows: 77, inF: 768, outF: 64, bias: true, residual: true },
-  { rows: 154, inF: 768, outF: 320, bias: true },
-  { rows: 321, inF: 321, outF: 17, bias: true, act: 'gelu' },
-  { rows: 97, inF: 161, outF: 130, act: 'quick_gelu', residual: true },
-  { rows: 200, inF: 1025, outF: 65, bias: true },
-  { rows: 64, inF: 320, outF: 640, bias: true, act: 'gelu', residual: true },
-  { rows: 2053, inF: 200, outF: 1290, bias: true, act: 'silu', residual: true },
-];
-
-// Odd spatial sizes, both strides, 1x1, 3x3 and 3x1 kernels, the VAE's (0, 1, 0, 1) padding,
-// K = C * kh * kw a multiple of 8 or not, batches whose pixels share a tile, a 1x1 image, a single
-// output channel, a K of 65700, every epilogue; the last case has 3 x 48 = 144 tiles of 128 x 128.
+// The shared cases (test/helpers/ops-case.ts) already have row and column counts that are no
+// multiple of any tile (1, 3, 17, 77, 321), K below, at and across the 32-deep K tile, K a multiple
+// of 8 (16-byte cp.async path) and not (register path), and every epilogue. Added here: a linear
+// with enough 128 x 128 tiles (17 x 11 = 187) to take the large-tile kernel on any GPU with up to
+// 187 SMs (the others take the 64 x 64 one); a strided conv whose K = 8 * 9 is a multiple of 8; and
+// a conv of 3 x 48 = 144 tiles of 128 x 128.
+const LINEAR: LinearSpec[] = [...LINEAR_CASES, { rows: 2053, inF: 200, outF: 1290, bias: true, act: 'silu', residual: true }];
 const CONV: ConvSpec[] = [
-  conv(1, 3, 7, 9, 5, 3),
-  conv(2, 17, 13, 11, 33, 3, 1, { bias: true, residual: true }),
+  ...CONV_CASES,
   conv(2, 8, 17, 17, 24, 3, 2, { bias: true }),
-  conv(1, 8, 16, 16, 8, 3, 2, { pad: [0, 1, 0, 1] }),
-  conv(2, 19, 9, 15, 7, 3, 2, { pad: [0, 1, 0, 1], bias: true }),
-  conv(2, 40, 8, 8, 19, 3, 1, { bias: true, act: 'silu' }),
-  conv(1, 33, 12, 10, 17, 1, 1, { residual: true }),
-  conv(2, 16, 33, 31, 7, 1, 1, { bias: true, residual: true }),
-  conv(1, 5, 6, 6, 3, 1, 2),
-  conv(1, 4, 1, 1, 6, 3, 1, { bias: true }),
-  conv(1, 2, 5, 4, 3, 3, 1, { kw: 1, pad: [1, 1, 0, 0], act: 'gelu' }),
-  conv(1, 64, 20, 20, 1, 3, 1, { bias: true }),
-  conv(1, 4, 32, 32, 64, 3, 1, { bias: true }),
-  conv(2, 24, 5, 7, 9, 1, 1, { residual: true, act: 'quick_gelu' }),
-  conv(3, 6, 7, 5, 4, 1, 2, { bias: true }),
-  conv(1, 7300, 3, 3, 2, 3, 1, { bias: true, residual: true }),
   conv(2, 8, 48, 64, 384, 3, 1, { bias: true, act: 'silu' }),
 ];
 

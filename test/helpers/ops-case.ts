@@ -72,3 +72,45 @@ export function conv(N: number, C: number, H: number, W: number, O: number, k: n
   const p = k === 3 ? 1 : 0;
   return { N, C, H, W, O, kh: k, kw: k, stride, pad: [p, p, p, p], ...extra };
 }
+
+// linear shapes for every backend (test/ops.cpu.test.ts, test/ops.cuda.test.ts), chosen so every CPU
+// code path is hit: the dot path for <= 4 rows and just above it, row and column counts that are no
+// multiple of any block (1, 3, 17, 77, 321), several K blocks (161, 1025), partial micro-panels,
+// every epilogue.
+export const LINEAR_CASES: LinearSpec[] = [
+  { rows: 1, inF: 1, outF: 1 },
+  { rows: 1, inF: 320, outF: 1280, bias: true, act: 'silu' },
+  { rows: 2, inF: 320, outF: 77, bias: true, residual: true },
+  { rows: 4, inF: 77, outF: 3, act: 'gelu' },
+  { rows: 5, inF: 17, outF: 17, bias: true },
+  { rows: 17, inF: 3, outF: 321 },
+  { rows: 77, inF: 768, outF: 64, bias: true, residual: true },
+  { rows: 154, inF: 768, outF: 320, bias: true },
+  { rows: 321, inF: 321, outF: 17, bias: true, act: 'gelu' },
+  { rows: 97, inF: 161, outF: 130, act: 'quick_gelu', residual: true },
+  { rows: 200, inF: 1025, outF: 65, bias: true },
+  { rows: 64, inF: 320, outF: 640, bias: true, act: 'gelu', residual: true },
+];
+
+// Odd spatial sizes, both strides, 1x1 and 3x3 (and 3x1), the VAE's (0, 1, 0, 1) padding, channel
+// counts that are no multiple of 16, several K blocks (C * 9 > 256), more pixels than one task
+// holds (33 x 31), batches of small images (merged into one GEMM), a K too long for one shared
+// packing buffer, a 1x1 image, a single output channel, every epilogue.
+export const CONV_CASES: ConvSpec[] = [
+  conv(1, 3, 7, 9, 5, 3),
+  conv(2, 17, 13, 11, 33, 3, 1, { bias: true, residual: true }),
+  conv(2, 20, 17, 17, 24, 3, 2, { bias: true }),
+  conv(1, 8, 16, 16, 8, 3, 2, { pad: [0, 1, 0, 1] }),
+  conv(2, 19, 9, 15, 7, 3, 2, { pad: [0, 1, 0, 1], bias: true }),
+  conv(2, 40, 8, 8, 19, 3, 1, { bias: true, act: 'silu' }),
+  conv(1, 33, 12, 10, 17, 1, 1, { residual: true }),
+  conv(2, 16, 33, 31, 7, 1, 1, { bias: true, residual: true }),
+  conv(1, 5, 6, 6, 3, 1, 2),
+  conv(1, 4, 1, 1, 6, 3, 1, { bias: true }),
+  conv(1, 2, 5, 4, 3, 3, 1, { kw: 1, pad: [1, 1, 0, 0], act: 'gelu' }),
+  conv(1, 64, 20, 20, 1, 3, 1, { bias: true }),
+  conv(1, 4, 32, 32, 64, 3, 1, { bias: true }),
+  conv(2, 24, 5, 7, 9, 1, 1, { residual: true, act: 'quick_gelu' }),
+  conv(3, 6, 7, 5, 4, 1, 2, { bias: true }),
+  conv(1, 7300, 3, 3, 2, 3, 1, { bias: true, residual: true }),  // K = 65700: more than one shared K super-block
+];
