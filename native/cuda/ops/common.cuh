@@ -20,28 +20,14 @@
 #include "../../core/error.h"
 #include "../../ops/activation.h"
 #include "../check.h"
+#include "../elements.cuh"
 
 namespace da::cuda::ops {
 
-// ---- element conversions ----
+// ---- element conversions (../elements.cuh) ----
 
-template <typename T>
-__device__ __forceinline__ float to_float(T v);
-template <>
-__device__ __forceinline__ float to_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
-template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+using cuda::from_float;
+using cuda::to_float;
 
 // ---- activations (ops/activation.h), float32 ----
 
