@@ -519,21 +519,27 @@ const loops = suite('schedulers: whole loops and noise');
 const toy = (input: ArrayLike<number>, t: number): Float64Array =>
   Float64Array.from(input, (v, j) => 0.1 * v + 0.02 * Math.sin(0.37 * j + t / 97));
 
-loops('a 25-step loop of every sampler with a toy model matches the reference loop', () => {
+/**
+ * The whole loop of `s` with the toy model from fresh noise (96 values), and the reference loop
+ * (`refLoop`, on `alphaBar` when given) from the same noise: [ours, reference].
+ */
+function bothLoops(s: Scheduler, spacing: Spacing, alphaBar?: number[]): [Samples, number[]] {
   const L = 96;
+  const noise0 = gauss(L);
+  const stepNoise = Array.from({ length: s.steps }, () => gauss(L));
+  let x: Samples = noise0.map((v) => v * s.initNoiseSigma);
+  for (let i = 0; i < s.steps; i++) x = s.step(toy(s.scaleModelInput(x, i), s.timesteps[i]!), i, x, () => stepNoise[i]!);
+  const want = refLoop(s.kind, spacing, s.steps, s.karras, s.predictionType, (input, t) => Array.from(toy(input, t)), Array.from(noise0),
+    (i) => Array.from(stepNoise[i]!), alphaBar);
+  return [x, want];
+}
+
+loops('a 25-step loop of every sampler with a toy model matches the reference loop', () => {
   for (const kind of KINDS) {
     for (const karras of kind === 'ddim' ? [false] : [false, true]) {
       for (const spacing of SPACINGS) {
         for (const pred of ['epsilon', 'v_prediction'] as Prediction[]) {
-          const s = make(kind, 25, { timestep_spacing: spacing, prediction_type: pred }, karras);
-          const noise0 = gauss(L);
-          const stepNoise = Array.from({ length: 25 }, () => gauss(L));
-          let x: Samples = noise0.map((v) => v * s.initNoiseSigma);
-          for (let i = 0; i < s.steps; i++) {
-            const out = toy(s.scaleModelInput(x, i), s.timesteps[i]!);
-            x = s.step(out, i, x, () => stepNoise[i]!);
-          }
-          const want = refLoop(kind, spacing, 25, karras, pred, (input, t) => Array.from(toy(input, t)), Array.from(noise0), (i) => Array.from(stepNoise[i]!));
+          const [x, want] = bothLoops(make(kind, 25, { timestep_spacing: spacing, prediction_type: pred }, karras), spacing);
           closeArrays(x, want, `${kind} karras=${karras} ${spacing} ${pred}`);
         }
       }
@@ -551,22 +557,13 @@ loops('zero terminal SNR: the rescaled schedule, and every v_prediction loop on 
   const scale = (Math.sqrt(got[0]!) - Math.sqrt(got[500]!)) / (Math.sqrt(ACP[0]!) - Math.sqrt(ACP[500]!));
   assert.ok(Math.abs(Math.sqrt(got[700]!) - (Math.sqrt(got[0]!) - scale * (Math.sqrt(ACP[0]!) - Math.sqrt(ACP[700]!)))) < 1e-12, 'affine in sqrt');
 
-  const L = 96;
   for (const kind of KINDS) {
     const alphaBar = kind === 'ddim' ? want : refZeroSnrAlphaBar(ACP, 2 ** -24);
     for (const karras of kind === 'ddim' ? [false] : [false, true]) {
       for (const spacing of SPACINGS) {
         const s = make(kind, 25, { timestep_spacing: spacing, prediction_type: 'v_prediction', rescale_betas_zero_snr: true }, karras);
-        const noise0 = gauss(L);
-        const stepNoise = Array.from({ length: 25 }, () => gauss(L));
-        let x: Samples = noise0.map((v) => v * s.initNoiseSigma);
-        for (let i = 0; i < s.steps; i++) {
-          const out = toy(s.scaleModelInput(x, i), s.timesteps[i]!);
-          x = s.step(out, i, x, () => stepNoise[i]!);
-        }
+        const [x, ref] = bothLoops(s, spacing, alphaBar);
         assert.ok(x.every(Number.isFinite), `${kind} ${spacing}: finite`);
-        const ref = refLoop(kind, spacing, 25, karras, 'v_prediction', (input, t) => Array.from(toy(input, t)), Array.from(noise0),
-          (i) => Array.from(stepNoise[i]!), alphaBar);
         closeArrays(x, ref, `zero SNR ${kind} karras=${karras} ${spacing}`);
       }
     }
