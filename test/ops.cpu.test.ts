@@ -5,10 +5,12 @@ import { Tensor } from '../ts/index.js';
 import { randomArray, relativeError } from './helpers/attention-reference.js';
 import { runChild } from './helpers/child.js';
 import { throwsCode } from './helpers/errors.js';
-import { CONV_CASES, convError, LINEAR_CASES, linearError, runOp, values } from './helpers/ops-case.js';
+import {
+  CONV_CASES, convError, GROUP_NORM_CASES, LAYER_NORM_CASES, LINEAR_CASES, linearError, runOp, TIMESTEP_CASES, values,
+} from './helpers/ops-case.js';
 import {
   activationRef, addRef, concatRef, embeddingRef, gegluRef, groupNormRef, layerNormRef, linearRef, permuteRef, sliceRef,
-  timestepRef, upsampleRef, type Act, type TimestepRef,
+  timestepRef, upsampleRef, type Act,
 } from './helpers/ops-reference.js';
 import { rng, SEED } from './helpers/random.js';
 
@@ -80,16 +82,7 @@ function around(n: number, offset: number, scale = 1): Float32Array {
 }
 
 norms('group_norm: 32 groups over 320 and 640 channels, small group counts, affine or not, SiLU', async () => {
-  const cases: Array<{ shape: number[]; groups: number; eps: number; affine: boolean; silu: boolean; offset: number }> = [
-    { shape: [2, 320, 64, 64], groups: 32, eps: 1e-5, affine: true, silu: true, offset: 0 },
-    { shape: [2, 320, 8, 8], groups: 32, eps: 1e-6, affine: true, silu: false, offset: 3 },
-    { shape: [1, 640, 5, 7], groups: 32, eps: 1e-6, affine: true, silu: true, offset: -2 },
-    { shape: [2, 6, 3, 5], groups: 1, eps: 1e-5, affine: true, silu: false, offset: 0 },
-    { shape: [1, 9, 7], groups: 3, eps: 1e-5, affine: false, silu: false, offset: 0 },
-    { shape: [3, 4, 11, 13], groups: 2, eps: 1e-5, affine: false, silu: true, offset: 50 },
-    { shape: [2, 5], groups: 5, eps: 1e-3, affine: true, silu: false, offset: 0 },
-  ];
-  for (const c of cases) {
+  for (const c of GROUP_NORM_CASES) {
     const [N, C] = c.shape as [number, number];
     const S = c.shape.slice(2).reduce((a, b) => a * b, 1);
     const x = around(N * C * S, c.offset);
@@ -103,7 +96,7 @@ norms('group_norm: 32 groups over 320 and 640 channels, small group counts, affi
 });
 
 norms('layer_norm over the last dim, with and without affine, far from zero', async () => {
-  for (const [rows, D, affine, offset] of [[1, 1, true, 0], [5, 7, false, 0], [77, 768, true, 0], [3, 320, true, 20], [2, 1025, false, -7], [4096, 40, true, 1]] as const) {
+  for (const { rows, D, affine, offset } of LAYER_NORM_CASES) {
     const x = around(rows * D, offset);
     const w = affine ? randomArray(D, next) : undefined;
     const b = affine ? randomArray(D, next) : undefined;
@@ -191,13 +184,7 @@ const misc = suite('ops: timestep_embedding and data movement');
 
 misc('timestep_embedding follows diffusers get_timestep_embedding step for step', async () => {
   const t = new Float32Array([0, 1, 999, 500.5, 981, 3.25]);
-  const settings: TimestepRef[] = [
-    { dim: 320, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
-    { dim: 321, flipSinToCos: false, downscaleFreqShift: 1, scale: 1, maxPeriod: 10000 },
-    { dim: 2, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
-    { dim: 64, flipSinToCos: false, downscaleFreqShift: 1, scale: 2.5, maxPeriod: 1000 },
-  ];
-  for (const p of settings) {
+  for (const p of TIMESTEP_CASES) {
     const y = await runOp('timestep_embedding', [Tensor.from(t, [t.length])], p);
     assert.equal(y.shape, [t.length, p.dim]);
     const err = relativeError(await values(y), timestepRef(t, p));

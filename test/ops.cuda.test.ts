@@ -5,10 +5,12 @@ import { Tensor, info, type DType } from '../ts/index.js';
 import { randomArray, relativeError } from './helpers/attention-reference.js';
 import { runChild } from './helpers/child.js';
 import { throwsCode } from './helpers/errors.js';
-import { conv, CONV_CASES, LINEAR_CASES, runOp, type ConvSpec, type LinearSpec } from './helpers/ops-case.js';
+import {
+  conv, CONV_CASES, GROUP_NORM_CASES, LAYER_NORM_CASES, LINEAR_CASES, runOp, TIMESTEP_CASES, type ConvSpec, type LinearSpec,
+} from './helpers/ops-case.js';
 import {
   activationRef, addRef, concatRef, conv2dRef, convOutSize, embeddingRef, gegluRef, groupNormRef, layerNormRef, linearRef,
-  permuteRef, sliceRef, timestepRef, upsampleRef, type Act, type TimestepRef,
+  permuteRef, sliceRef, timestepRef, upsampleRef, type Act,
 } from './helpers/ops-reference.js';
 import { rng, SEED } from './helpers/random.js';
 
@@ -173,16 +175,7 @@ function around(shape: number[], offset: number): Operand {
 }
 
 run('group_norm: 32 groups over 320 and 640 channels, small group counts, affine or not, SiLU', async () => {
-  const cases: Array<{ shape: number[]; groups: number; eps: number; affine: boolean; silu: boolean; offset: number }> = [
-    { shape: [2, 320, 64, 64], groups: 32, eps: 1e-5, affine: true, silu: true, offset: 0 },
-    { shape: [2, 320, 8, 8], groups: 32, eps: 1e-6, affine: true, silu: false, offset: 3 },
-    { shape: [1, 640, 5, 7], groups: 32, eps: 1e-6, affine: true, silu: true, offset: -2 },
-    { shape: [2, 6, 3, 5], groups: 1, eps: 1e-5, affine: true, silu: false, offset: 0 },
-    { shape: [1, 9, 7], groups: 3, eps: 1e-5, affine: false, silu: false, offset: 0 },
-    { shape: [3, 4, 11, 13], groups: 2, eps: 1e-5, affine: false, silu: true, offset: 50 },
-    { shape: [2, 5], groups: 5, eps: 1e-3, affine: true, silu: false, offset: 0 },
-  ];
-  for (const c of cases) {
+  for (const c of GROUP_NORM_CASES) {
     const [N, C] = c.shape as [number, number];
     const S = numel(c.shape.slice(2));
     const operands = [around(c.shape, c.offset), ...(c.affine ? [operand([C]), operand([C])] : [])];
@@ -192,7 +185,8 @@ run('group_norm: 32 groups over 320 and 640 channels, small group counts, affine
 });
 
 run('layer_norm over the last dim, with and without affine, far from zero', async () => {
-  for (const [rows, D, affine, offset] of [[1, 1, true, 0], [5, 7, false, 0], [77, 768, true, 0], [3, 320, true, 20], [2, 1025, false, -7], [4096, 40, true, 1], [9, 33, true, 0]] as const) {
+  // D = 33: one lane more than a warp.
+  for (const { rows, D, affine, offset } of [...LAYER_NORM_CASES, { rows: 9, D: 33, affine: true, offset: 0 }]) {
     const operands = [around([rows, D], offset), ...(affine ? [operand([D]), operand([D])] : [])];
     await compare(`layer_norm rows=${rows} D=${D}`, 'layer_norm', operands, { eps: 1e-5, affine },
       (x) => layerNormRef(x[0]!, D, 1e-5, x[1], x[2]), { shape: [rows, D] });
@@ -234,13 +228,7 @@ run('average_halves: the mean of the two halves of the leading dim', async () =>
 
 run('timestep_embedding follows diffusers get_timestep_embedding', async () => {
   const t = new Float32Array([0, 1, 999, 500.5, 981, 3.25]);
-  const settings: TimestepRef[] = [
-    { dim: 320, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
-    { dim: 321, flipSinToCos: false, downscaleFreqShift: 1, scale: 1, maxPeriod: 10000 },
-    { dim: 2, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
-    { dim: 64, flipSinToCos: false, downscaleFreqShift: 1, scale: 2.5, maxPeriod: 1000 },
-  ];
-  for (const p of settings) {
+  for (const p of TIMESTEP_CASES) {
     await compare(`timestep_embedding ${JSON.stringify(p)}`, 'timestep_embedding', [{ data: t, shape: [t.length] }], p,
       (x) => timestepRef(x[0]!, p), { shape: [t.length, p.dim] });
   }

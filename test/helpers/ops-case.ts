@@ -1,13 +1,13 @@
 /**
- * Running the model ops through the internal runOp binding (native/napi/ops_binding.h), and the
- * random GEMM and conv2d cases that test/ops.cpu.test.ts checks in-process and, per SIMD level, in
- * child processes.
+ * Running the model ops through the internal runOp binding (native/napi/ops_binding.h), the random
+ * GEMM and conv2d cases that test/ops.cpu.test.ts checks in-process and, per SIMD level, in child
+ * processes, and the case lists the CPU and CUDA op tests share.
  */
 import { Tensor } from '../../ts/index.js';
 import { awaitNative } from '../../ts/errors.js';
 import { loadNative } from '../../ts/native/load.js';
 import { randomArray, relativeError } from './attention-reference.js';
-import { conv2dRef, convOutSize, linearRef, type Act, type ConvShape } from './ops-reference.js';
+import { conv2dRef, convOutSize, linearRef, type Act, type ConvShape, type TimestepRef } from './ops-reference.js';
 
 /** One op by name; failures become DiffusionAttentionError with the native code. */
 export async function runOp(name: string, inputs: Tensor[], params: object = {}): Promise<Tensor> {
@@ -113,4 +113,37 @@ export const CONV_CASES: ConvSpec[] = [
   conv(2, 24, 5, 7, 9, 1, 1, { residual: true, act: 'quick_gelu' }),
   conv(3, 6, 7, 5, 4, 1, 2, { bias: true }),
   conv(1, 7300, 3, 3, 2, 3, 1, { bias: true, residual: true }),  // K = 65700: more than one shared K super-block
+];
+
+// group_norm: SD's 32 groups over 320 and 640 channels (64x64 and odd grids), one group, small
+// group counts, 1-D and 0-D trailing shapes, affine or not, with and without the fused SiLU, inputs
+// far from zero (offset) where a one-pass variance would lose precision.
+export const GROUP_NORM_CASES: Array<{ shape: number[]; groups: number; eps: number; affine: boolean; silu: boolean; offset: number }> = [
+  { shape: [2, 320, 64, 64], groups: 32, eps: 1e-5, affine: true, silu: true, offset: 0 },
+  { shape: [2, 320, 8, 8], groups: 32, eps: 1e-6, affine: true, silu: false, offset: 3 },
+  { shape: [1, 640, 5, 7], groups: 32, eps: 1e-6, affine: true, silu: true, offset: -2 },
+  { shape: [2, 6, 3, 5], groups: 1, eps: 1e-5, affine: true, silu: false, offset: 0 },
+  { shape: [1, 9, 7], groups: 3, eps: 1e-5, affine: false, silu: false, offset: 0 },
+  { shape: [3, 4, 11, 13], groups: 2, eps: 1e-5, affine: false, silu: true, offset: 50 },
+  { shape: [2, 5], groups: 5, eps: 1e-3, affine: true, silu: false, offset: 0 },
+];
+
+// layer_norm over the last dim D: a single element, odd widths, CLIP's 768, widths just past a
+// power of two, many short rows, affine or not, far from zero.
+export const LAYER_NORM_CASES: Array<{ rows: number; D: number; affine: boolean; offset: number }> = [
+  { rows: 1, D: 1, affine: true, offset: 0 },
+  { rows: 5, D: 7, affine: false, offset: 0 },
+  { rows: 77, D: 768, affine: true, offset: 0 },
+  { rows: 3, D: 320, affine: true, offset: 20 },
+  { rows: 2, D: 1025, affine: false, offset: -7 },
+  { rows: 4096, D: 40, affine: true, offset: 1 },
+];
+
+// timestep_embedding: SD's settings (320, flip, shift 0), an odd dim (zero-padded), the smallest,
+// and a scaled embedding with another max period.
+export const TIMESTEP_CASES: TimestepRef[] = [
+  { dim: 320, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
+  { dim: 321, flipSinToCos: false, downscaleFreqShift: 1, scale: 1, maxPeriod: 10000 },
+  { dim: 2, flipSinToCos: true, downscaleFreqShift: 0, scale: 1, maxPeriod: 10000 },
+  { dim: 64, flipSinToCos: false, downscaleFreqShift: 1, scale: 2.5, maxPeriod: 1000 },
 ];
