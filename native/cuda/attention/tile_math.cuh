@@ -20,6 +20,7 @@
 
 #include <type_traits>
 
+#include "../mma.cuh"
 #include "common.cuh"
 
 namespace da::cuda::attn {
@@ -50,27 +51,7 @@ __device__ __forceinline__ uint32_t load_pair(const void* lo, const void* hi) {
          (static_cast<uint32_t>(*static_cast<const uint16_t*>(hi)) << 16);
 }
 
-template <typename T>
-__device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  }
-#else
-  (void)c, (void)a, (void)b;
-  __trap();  // the launch layer never selects tensor-core kernels below sm_80
-#endif
-}
+using cuda::mma16816;  // ../mma.cuh
 
 template <typename T>
 struct TensorCoreMath {

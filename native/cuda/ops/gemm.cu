@@ -32,6 +32,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "../mma.cuh"
 #include "common.cuh"
 #include "gemm.cuh"
 
@@ -208,28 +209,8 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
 #endif
 }
 
-// c += a b for one m16n8k16 tile (PTX ISA, "Matrix fragments for mma.m16n8k16"): lane = 4g + t
-// holds a = A[g][2t..], A[g+8][2t..], A[g][2t+8..], A[g+8][2t+8..]; b = B[2t..][g], B[2t+8..][g];
-// c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1].
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  if constexpr (std::is_same_v<T, __half>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-  }
-#else
-  (void)c, (void)a, (void)b;
-  __trap();
-#endif
-}
+// c += a b for one m16n8k16 tile: ../mma.cuh.
+using cuda::mma16816;
 
 // A K-contiguous operand ([rows][K] from `src`, the tile's first row) into a ROWS x kBK tile
 // [ROWS][kBK + kPad] of 16-bit elements. Thread i handles 16-byte chunks i, i + 256, ...:
