@@ -48,6 +48,14 @@ def _phases(state):
     return "\n".join(lines)
 
 
+def _unnamed_note(args):
+    share = args.get("unnamed_colour", 0.0)
+    if not share:
+        return ""
+    return (f"{100 * share:.0f}% of the objects without their colour word (\"a triangle on the left\"; the shape word "
+            "alone then says the shape, dataset.P_UNNAMED_COLOUR says why), ")
+
+
 def write(out_dir, state, model, size, losses, results, dtype):
     args, history = state["args"], state["history"]
     unet, text = state["unet_config"], state["text_config"]
@@ -107,9 +115,9 @@ anti-aliased by {dataset.SUPERSAMPLE}x supersampling; object size (diameter / si
 {dataset.SIZE_RANGES[None][0]:g}-{dataset.SIZE_RANGES[None][1]:g} px, large {dataset.SIZE_RANGES['large'][0]:g}-{dataset.SIZE_RANGES['large'][1]:g} px;
 one object at its position's anchor +-{dataset.POSITION_JITTER:g} px (15% of one-object captions have no
 position and a random place), two objects in opposite halves with +-{dataset.ALONG_JITTER:g} px jitter
-along and +-{dataset.ACROSS_JITTER:g} px across the relation's axis. {100 * dataset.P_TWO_OBJECTS:.0f}% of the
+along and +-{dataset.ACROSS_JITTER:g} px across the relation's axis. {100 * args.get('two_object_share', dataset.P_TWO_OBJECTS):.0f}% of the
 captions have two objects (binding colour to shape and order is the hard part), half of the objects a
-size word, and {100 * args['caption_dropout']:.0f}% of captions are replaced by the empty prompt.
+size word, {_unnamed_note(args)}and {100 * args['caption_dropout']:.0f}% of captions are replaced by the empty prompt.
 
 ## Architecture
 

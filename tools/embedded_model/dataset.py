@@ -71,7 +71,15 @@ BACKGROUND_RANGE = (0.0, 0.55)  # grey level in [0, 1]; white objects stay >= 0.
 
 # Caption mix: two-object captions are oversampled (binding colour to shape and order is the hard
 # part), one-object captions mostly carry a position, size words appear on half the objects.
+# P_TWO_OBJECTS and P_UNNAMED_COLOUR are the defaults of train.py's --two-object-share and
+# --unnamed-colour (a run records the values it used).
 P_TWO_OBJECTS = 0.6
+# Share of objects whose colour word a training caption leaves out ("a triangle on the left" for a
+# blue triangle): only the shape word then says what shape to draw. Each colour is seen with two or
+# three of the three shapes, so a model can otherwise learn shape partly from the colour word and
+# draw a held-out pair (red triangle) with the colour's usual shape. The picture is still one of a
+# training pair, so no held-out pair is ever shown.
+P_UNNAMED_COLOUR = 0.0
 P_NO_POSITION = 0.15
 P_SIZE_WORD = 0.5
 
@@ -116,15 +124,16 @@ class Spec:
         return any(pair in HELD_OUT for pair in self.pairs())
 
 
-def _object_words(obj):
-    return " ".join(w for w in ("a", obj.size, obj.colour, obj.shape) if w)
+def _object_words(obj, name_colour=True):
+    return " ".join(w for w in ("a", obj.size, obj.colour if name_colour else None, obj.shape) if w)
 
 
-def caption(spec):
-    """The caption text of a spec."""
-    first = _object_words(spec.objects[0])
+def caption(spec, unnamed=()):
+    """The caption text of a spec; the objects whose indices are in `unnamed` go without their colour
+    word (training captions only, see P_UNNAMED_COLOUR; parse_caption reads full captions)."""
+    first = _object_words(spec.objects[0], 0 not in unnamed)
     if len(spec.objects) == 2:
-        return f"{first} {RELATIONS[spec.relation][0]} {_object_words(spec.objects[1])}"
+        return f"{first} {RELATIONS[spec.relation][0]} {_object_words(spec.objects[1], 1 not in unnamed)}"
     if spec.position is None:
         return first
     return f"{first} {POSITIONS[spec.position][0]}"
@@ -164,8 +173,9 @@ def parse_caption(text):
 # ---------------------------------------------------------------------------------------------- specs
 
 
-def random_spec(rng, pairs=TRAIN_PAIRS, two_objects=None):
-    """A random caption spec over `pairs` (the training pairs unless told otherwise)."""
+def random_spec(rng, pairs=TRAIN_PAIRS, two_objects=None, two_object_share=P_TWO_OBJECTS):
+    """A random caption spec over `pairs` (the training pairs unless told otherwise); two objects
+    if `two_objects`, or with probability `two_object_share` when it is None."""
 
     def obj(exclude_colour=None):
         choices = [p for p in pairs if p[0] != exclude_colour]
@@ -174,7 +184,7 @@ def random_spec(rng, pairs=TRAIN_PAIRS, two_objects=None):
         return Obj(colour, shape, size)
 
     if two_objects is None:
-        two_objects = rng.random() < P_TWO_OBJECTS
+        two_objects = rng.random() < two_object_share
     if two_objects:
         first = obj()
         second = obj(exclude_colour=first.colour)
@@ -270,16 +280,21 @@ def render(spec, rng=None, background=0.3):
 class Sampler:
     """Training batches: `batch(step, size)` -> (images [B, 3, 32, 32] in [-1, 1], captions)."""
 
-    def __init__(self, seed, pairs=TRAIN_PAIRS):
+    def __init__(self, seed, pairs=TRAIN_PAIRS, two_object_share=P_TWO_OBJECTS, unnamed_colour=P_UNNAMED_COLOUR):
         self.seed = seed
         self.pairs = pairs
+        self.two_object_share = two_object_share
+        self.unnamed_colour = unnamed_colour
 
     def batch(self, step, size):
         rng = np.random.default_rng([self.seed, step])
-        specs = [random_spec(rng, self.pairs) for _ in range(size)]
+        specs = [random_spec(rng, self.pairs, two_object_share=self.two_object_share) for _ in range(size)]
         layouts = [layout(spec, rng) for spec in specs]
         backgrounds = rng.uniform(*BACKGROUND_RANGE, size=size).tolist()
-        return render_layouts(layouts, backgrounds), [caption(spec) for spec in specs]
+        # A generator of its own, so that a share of 0 leaves the batches of earlier runs unchanged.
+        naming = np.random.default_rng([self.seed, step, 1])
+        unnamed = [[i for i in range(len(spec.objects)) if naming.random() < self.unnamed_colour] for spec in specs]
+        return render_layouts(layouts, backgrounds), [caption(spec, u) for spec, u in zip(specs, unnamed)]
 
 
 # ---------------------------------------------------------------------------------------------- self-check
@@ -319,6 +334,13 @@ def self_check(count=400, seed=123):
     again, captions_again = Sampler(seed).batch(0, 64)
     assert torch.equal(images, again) and captions == captions_again, "batches are not deterministic"
     assert images.shape == (64, 3, SIZE, SIZE) and images.min() >= -1 and images.max() <= 1
+    # The colour words are the only difference the unnamed-colour share makes.
+    images_unnamed, captions_unnamed = Sampler(seed, unnamed_colour=0.5).batch(0, 64)
+    assert torch.equal(images, images_unnamed), "the unnamed-colour share changed the pictures"
+    colour_words = set(COLOURS)
+    assert any(a != b for a, b in zip(captions, captions_unnamed))
+    for full, short in zip(captions, captions_unnamed):
+        assert [w for w in full.split() if w not in colour_words] == [w for w in short.split() if w not in colour_words]
     words = {w for c in captions for w in c.split()}
     assert words <= set(VOCABULARY), words - set(VOCABULARY)
     two = sum(" of " in c or " above " in c or " below " in c for c in captions)

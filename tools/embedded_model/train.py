@@ -71,6 +71,10 @@ def build_parser(defaults=True):
     add("--weight-decay", type=float, default=default(0.01))
     add("--ema", type=float, default=default(0.998))
     add("--caption-dropout", type=float, default=default(0.1))
+    add("--two-object-share", type=float, default=default(dataset.P_TWO_OBJECTS), help="share of training captions "
+        "with two objects")
+    add("--unnamed-colour", type=float, default=default(dataset.P_UNNAMED_COLOUR), help="share of objects whose colour "
+        "word a training caption leaves out (dataset.P_UNNAMED_COLOUR says why)")
     add("--zero-terminal-snr", action="store_true", default=default(False), help="rescale the betas so t = 999 is pure noise "
         "(model.scheduler_config)")
     add("--seed", type=int, default=default(0))
@@ -160,6 +164,12 @@ def learning_rate(step, p, args, phase):
     return phase["lr"] * warmup * 0.5 * (1 + math.cos(math.pi * min(within, 1.0)))
 
 
+def training_sampler(args):
+    """The run's data; a checkpoint written before the data options existed used their defaults."""
+    share = args.get("two_object_share", dataset.P_TWO_OBJECTS)
+    return dataset.Sampler(args["seed"], two_object_share=share, unnamed_colour=args.get("unnamed_colour", 0.0))
+
+
 def make_batch(sampler, schedule, step, args):
     """(noisy images, timesteps, token ids, target) for one step, a function of (seed, step); the target
     is the model's prediction type's (model.scheduler_config)."""
@@ -184,7 +194,7 @@ def train(state, args, log):
     optimizer = torch.optim.AdamW(model.parameters(), lr=args["lr"], weight_decay=args["weight_decay"])
     if state["optimizer"] is not None:
         optimizer.load_state_dict(state["optimizer"])
-    sampler = dataset.Sampler(args["seed"])
+    sampler = training_sampler(args)
     schedule = NoiseSchedule(scheduler_config(state["phases"][-1]["zero_terminal_snr"]))
     params, ema_params = list(model.parameters()), list(ema.parameters())
 
