@@ -26,6 +26,10 @@ test('info() gives a one-line reason whenever the backend is not CUDA', () => {
     assert.is(i.reason, undefined);
     const gpu = i.devices.find((d) => d.type === 'cuda');
     assert.ok(gpu && gpu.type === 'cuda' && /^\d+\.\d+$/.test(gpu.computeCapability) && gpu.totalMemory > 0);
+    // The kernel report follows the launchers' rule: tensor cores from compute capability 8.0.
+    const tensorCores = Number(gpu.computeCapability.split('.')[0]) >= 8;
+    assert.is(gpu.kernels.length, 3);
+    assert.is(gpu.kernels[0]!.includes('mma.sync m16n8k16 tensor cores'), tensorCores, gpu.kernels[0]);
     return;
   }
   assert.type(i.reason, 'string');

@@ -24,6 +24,8 @@ export type DeviceInfo =
       /** Free device memory in bytes when the device was probed. */
       freeMemory: number;
       multiprocessors: number;
+      /** The kernels chosen on this device, one line per family (GEMM/convolution, attention, memory pool). */
+      kernels: string[];
     };
 
 /** What {@link info} returns. */

@@ -39,6 +39,7 @@ struct CudaDevice {
   int major = 0, minor = 0;  // compute capability
   size_t total_memory = 0, free_memory = 0;  // bytes
   int multiprocessors = 0;
+  std::vector<std::string> kernels;  // the kernel families chosen on this device, one line each
 };
 struct CudaStatus {
   bool compiled = false;   // this binary contains the CUDA backend

@@ -3,12 +3,14 @@
 // but the NVIDIA driver, and without a driver it still loads and reports why CUDA is unavailable.
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <sstream>
 
 #include "../core/backend.h"
 #include "../core/fault_injection.h"
 #include "check.h"
 #include "convert.cuh"
+#include "kernel_choice.h"
 
 #ifndef DA_CUDA_ARCHS
 #define DA_CUDA_ARCHS ""
@@ -67,6 +69,9 @@ CudaStatus probe() {
     d.total_memory = prop.totalGlobalMem;
     d.multiprocessors = prop.multiProcessorCount;
     if (cudaSetDevice(i) == cudaSuccess) cudaMemGetInfo(&d.free_memory, &d.total_memory);
+    int pools = 0;
+    cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, i);
+    d.kernels = cuda::kernel_report(d.major, pools != 0);
     s.devices.push_back(d);
   }
   cudaSetDevice(0);
@@ -76,27 +81,65 @@ CudaStatus probe() {
   return s;
 }
 
+// Device memory comes from the runtime's stream-ordered pool (cudaMallocAsync / cudaFreeAsync on
+// the default stream, where every kernel of this package runs) with its release threshold raised to
+// "never": freed blocks stay cached in the pool and the next allocation of a model call reuses them
+// without a driver call or a device-wide synchronisation (plain cudaFree synchronises the device).
+// A free is ordered after the kernels queued before it, so a tensor may be released while kernels
+// that read it are still queued. Devices without memory-pool support fall back to cudaMalloc.
 class CudaBackend final : public Backend {
  public:
+  CudaBackend() {
+    int device = 0, pools = 0;
+    DA_CUDA_CHECK(cudaGetDevice(&device));
+    if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device) == cudaSuccess && pools) {
+      cudaMemPool_t pool;
+      DA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+      uint64_t keep = UINT64_MAX;
+      DA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
+      pooled_ = true;
+    }
+    cudaGetLastError();
+  }
+
   Device device() const override { return Device::Cuda; }
 
   void* allocate(size_t bytes) override {
     check_allocation(bytes);
     void* p = nullptr;
-    DA_CUDA_CHECK(cudaMalloc(&p, bytes == 0 ? 256 : bytes));
+    const size_t n = bytes == 0 ? 256 : bytes;
+    if (pooled_) {
+      DA_CUDA_CHECK(cudaMallocAsync(&p, n, nullptr));
+    } else {
+      DA_CUDA_CHECK(cudaMalloc(&p, n));
+    }
     return p;
   }
-  void release(void* ptr) noexcept override { cudaFree(ptr); }
+  // Errors are dropped: a destructor cannot throw, and at process exit the runtime may be gone.
+  void release(void* ptr) noexcept override {
+    if (pooled_) {
+      cudaFreeAsync(ptr, nullptr);
+    } else {
+      cudaFree(ptr);
+    }
+  }
+  // An upload from pageable memory is staged by the runtime before cudaMemcpyAsync returns (the
+  // source may be reused at once) and needs no synchronisation; cudaMemcpy would wait for the
+  // stream first. A download waits for the kernels queued before it: a host read is where a model
+  // call synchronises (once, for its output).
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
-    DA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+    DA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, nullptr));
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
     DA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
   }
+  // Queued on the default stream like every op; the next host read waits for it.
   void convert(void* dst, DType dst_type, const void* src, DType src_type, size_t count) override {
     cuda::convert(dst, dst_type, src, src_type, count, nullptr);
-    DA_CUDA_CHECK(cudaStreamSynchronize(nullptr));
   }
+
+ private:
+  bool pooled_ = false;
 };
 
 }  // namespace

@@ -70,6 +70,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("totalMemory", static_cast<double>(d.total_memory));
     o.Set("freeMemory", static_cast<double>(d.free_memory));
     o.Set("multiprocessors", d.multiprocessors);
+    o.Set("kernels", strings(env, d.kernels));
     devices.Set(i, o);
   }
   c.Set("devices", devices);

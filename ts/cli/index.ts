@@ -26,9 +26,12 @@ function formatInfo(i: Info): string {
   ];
   if (i.build.cuda) lines.push(`cuda      runtime ${i.build.cudaVersion} (static), code for ${i.build.cudaArchs.join(' ')}`);
   for (const d of i.devices) {
-    lines.push(d.type === 'cpu'
-      ? `cpu       ${d.name || 'unknown'}, ${d.threads} threads, SIMD ${d.simd} (compiled: ${i.build.simd.join(', ')})`
-      : `cuda:${d.index}    ${d.name}, compute ${d.computeCapability}, ${formatBytes(d.totalMemory)} (${formatBytes(d.freeMemory)} free), ${d.multiprocessors} SMs`);
+    if (d.type === 'cpu') {
+      lines.push(`cpu       ${d.name || 'unknown'}, ${d.threads} threads, SIMD ${d.simd} (compiled: ${i.build.simd.join(', ')})`);
+      continue;
+    }
+    lines.push(`cuda:${d.index}    ${d.name}, compute ${d.computeCapability}, ${formatBytes(d.totalMemory)} (${formatBytes(d.freeMemory)} free), ${d.multiprocessors} SMs`);
+    for (const k of d.kernels) lines.push(`          ${k}`);
   }
   return lines.join('\n');
 }

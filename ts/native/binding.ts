@@ -40,6 +40,7 @@ export interface NativeInfo {
       totalMemory: number;
       freeMemory: number;
       multiprocessors: number;
+      kernels: string[];
     }>;
   };
 }

@@ -23,6 +23,7 @@
 #include "../../core/error.h"
 #include "../../ops/attention.h"
 #include "../check.h"
+#include "../kernel_choice.h"
 #include "launch.cuh"
 #include "spectral.cuh"
 
@@ -139,7 +140,7 @@ AttentionResult attention(const AttentionCall& call) {
   int device = 0, major = 0;
   DA_CUDA_CHECK(cudaGetDevice(&device));
   DA_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  const bool tensor_cores = major >= 8;
+  const bool tensor_cores = cuda::tensor_cores(major);
 
   Workspace ws;
   AttnParams base{};
@@ -159,7 +160,7 @@ AttentionResult attention(const AttentionCall& call) {
       const float m0 = static_cast<float>(attn::spectral::low_mask(0.0, afm.cutoff, afm.width));
       const float dc = afm.preserve_dc ? 1.f : afm.gain_low * m0 + afm.gain_high * (1.f - m0);
       const AfmGains fixed{afm.gain_low, afm.gain_high, dc, 0.f};
-      DA_CUDA_CHECK(cudaMemcpy(gains, &fixed, sizeof fixed, cudaMemcpyHostToDevice));
+      DA_CUDA_CHECK(cudaMemcpyAsync(gains, &fixed, sizeof fixed, cudaMemcpyHostToDevice, nullptr));
     }
     base.gains = gains;
     if (!afm.reference) {
@@ -223,7 +224,11 @@ AttentionResult attention(const AttentionCall& call) {
   }
 
   if (capture) attn::capture_maps(ws, concentration, dims.B, dims.H, call.capture, result);
-  DA_CUDA_CHECK(cudaStreamSynchronize(nullptr));
+  // No synchronisation: the output stays queued on the default stream for the next op, the
+  // workspace's memory returns to the stream-ordered pool after the kernels that use it, and the
+  // host waits only where it reads (the AFM gains and the capture maps, when asked for; otherwise
+  // the model call's output). A launch error is still caught here.
+  DA_CUDA_CHECK(cudaGetLastError());
 
   if (afm.enabled) {  // the gains the kernels used (fixed, or the gate's), read once
     AfmGains used{};

@@ -27,7 +27,9 @@ class Workspace {
   template <typename U>
   U* upload(const std::vector<U>& host) {
     U* dev = alloc<U>(host.size());
-    if (!host.empty()) DA_CUDA_CHECK(cudaMemcpy(dev, host.data(), host.size() * sizeof(U), cudaMemcpyHostToDevice));
+    // From pageable memory the runtime stages the bytes before returning, without waiting for the
+    // device (cudaMemcpy would synchronise the stream first).
+    if (!host.empty()) DA_CUDA_CHECK(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(U), cudaMemcpyHostToDevice, nullptr));
     return dev;
   }
 

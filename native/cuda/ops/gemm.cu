@@ -33,6 +33,7 @@
 #include <type_traits>
 
 #include "../mma.cuh"
+#include "../kernel_choice.h"
 #include "common.cuh"
 #include "gemm.cuh"
 
@@ -562,7 +563,7 @@ void gemm(DType dtype, const GemmProblem& g) {
   p.act = g.act;
 
   const DeviceInfo dev = device_info();
-  const bool tensor_cores = dtype != DType::Float32 && dev.major >= 8 && !force_simt();
+  const bool tensor_cores = dtype != DType::Float32 && cuda::tensor_cores(dev.major) && !force_simt();
   // 128 x 128 tiles when they give every SM at least one block, else 64 x 64 (4x the blocks).
   const bool big = ceil_div(p.M, 128) * ceil_div(p.N, 128) >= dev.sms;
   // cp.async needs 16-byte aligned rows: K a multiple of 8 and aligned bases (cudaMalloc's are).
