@@ -78,7 +78,7 @@ test('generate maps every method flag onto generate() options', () => {
 });
 
 test('generate: bad arguments exit 2 with a help hint; a missing model exits 1 and writes nothing', () => {
-  for (const args of [['--steps', 'x'], ['--width', '15'], ['--scheduler', 'plms'], ['--guidance-attn-scale', '2']]) {
+  for (const args of [['--steps', 'x'], ['--width', '15'], ['--scheduler', 'plms'], ['--guidance-attn-scale', '2'], ['--device', 'cpu', '--dtype', 'float16']]) {
     const r = cli(['generate', 'x', '--model', MODEL, ...args]);
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
   }
@@ -88,6 +88,15 @@ test('generate: bad arguments exit 2 with a help hint; a missing model exits 1 a
   assert.is(r.status, 1);
   assert.match(r.stderr, /E_MODEL_FORMAT/);
   assert.equal(fs.readdirSync(dir), []);
+});
+
+test('generate --device cuda without CUDA exits 1 with E_NO_CUDA and the reason', () => {
+  const info = JSON.parse(cli(['info', '--json']).stdout) as { backend: string; reason?: string };
+  if (info.backend === 'cuda') return console.log('cli.test.ts: CUDA is available, so --device cuda cannot fail here');
+  const r = cli(['generate', 'x', '--model', MODEL, '--device', 'cuda']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /E_NO_CUDA/);
+  assert.match(r.stderr, info.reason!);
 });
 
 test.run();

@@ -98,6 +98,20 @@ fixtures('other sizes: a 4x6 sample and a context of 3 tokens run', async () => 
   assert.ok((await values(y)).every(Number.isFinite));
 });
 
+fixtures('inputs in another dtype are converted to the model\'s placement (CPU float32) for the call', async () => {
+  const unet = await load('sd1-tiny');
+  const { sample, context, timestep } = await io('sd1-tiny');
+  assert.equal(unet.placement, { device: 'cpu', dtype: 'float32' });
+  const half = await sample.to({ dtype: 'float16' });
+  const rounded = await half.to({ dtype: 'float32' });
+  const y = await unet.predict(half, timestep, context);
+  assert.is(y.dtype, 'float32');
+  assert.equal(await values(y), await values(await unet.predict(rounded, timestep, context)));
+  // The caller's tensor is left as it was.
+  assert.is(half.dtype, 'float16');
+  assert.equal(await (await half.to({ dtype: 'float32' })).toArray(), await rounded.toArray());
+});
+
 const controls = suite('UNet2DConditionModel: per-layer controls');
 const CROSS = (unet: UNet) => unet.attentionLayers.filter((l) => l.kind === 'cross').map((l) => l.name);
 const SELF = (unet: UNet) => unet.attentionLayers.filter((l) => l.kind === 'self').map((l) => l.name);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
-import { loadPipeline } from '../ts/index.js';
+import { info, loadPipeline } from '../ts/index.js';
 import { WeightFile } from '../ts/weights/weight-file.js';
 import { relativeError } from './helpers/attention-reference.js';
 import { throwsCode } from './helpers/errors.js';
@@ -50,7 +50,25 @@ test('a model folder\'s generation_config.json sets the default guidance scale, 
 test('bad locations and options are typed errors', async () => {
   await throwsCode(() => loadPipeline(path.join(FIX, 'no-such-model')), 'E_MODEL_FORMAT');
   await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { device: 'gpu' as 'cpu' }), 'E_INVALID_ARGUMENT');
-  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { dtype: 'float16' as 'float32' }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { dtype: 'int8' as 'float32' }), 'E_INVALID_ARGUMENT');
+  // The CPU computes in float32 only; float16 and bfloat16 need device 'cuda'.
+  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { dtype: 'float16' }), 'E_INVALID_ARGUMENT');
+  await throwsCode(() => loadPipeline(path.join(FIX, 'sd1-tiny'), { device: 'cpu', dtype: 'bfloat16' }), 'E_INVALID_ARGUMENT');
+});
+
+test('device auto and cpu place every model on the CPU in float32', async () => {
+  for (const device of ['auto', 'cpu'] as const) {
+    const pipe = await loadPipeline(path.join(FIX, 'sd1-tiny'), { device });
+    for (const model of [pipe.unet, pipe.textEncoder!, pipe.vae!]) assert.equal(model.placement, { device: 'cpu', dtype: 'float32' });
+    await pipe.close();
+  }
+});
+
+const cuda = info().backend === 'cuda';
+(cuda ? test.skip : test)('device cuda without CUDA is E_NO_CUDA with the reason, before any model is read', async () => {
+  await throwsCode(() => loadPipeline(path.join(FIX, 'no-such-model'), { device: 'cuda' }), 'E_NO_CUDA');
+  const message = await loadPipeline(undefined, { device: 'cuda' }).then(() => '', (err: Error) => err.message);
+  assert.match(message, info().reason!);
 });
 
 test.run();

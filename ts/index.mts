@@ -5,5 +5,5 @@ export type {
   AfmOptions, AttentionCapture, AttentionOptions, AttentionResult, AttentionStats, Device, DeviceInfo, DType, ErrorCode,
   AfmGenerateOptions, AttentionGuidanceOptions, AttentionLayerInfo, CaptureOptions, GagGenerateOptions, GeneratedImage, GenerateOptions,
   GenerateProgress, GenerateResult, LayerCapture, LayerSelection, Machine, NagGenerateOptions, PagGenerateOptions, TGateOptions, GagOptions, GuidanceOptions, Info, LoadOptions, MaskInput, NagOptions, PagOptions, Pipeline, PromptTokenizer,
-  TensorOptions, TextEncoder, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult, Vae,
+  Placement, TensorOptions, TextEncoder, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult, Vae,
 } from './index.js';

@@ -22,4 +22,5 @@ export type {
 export type { AttentionLayerInfo, UNet, UNetControls, UNetLayerControls, UNetLayerResult, UNetResult } from './models/unet.js';
 export type { TextEncoder } from './models/text-encoder.js';
 export type { Vae } from './models/vae.js';
+export type { Placement } from './models/placement.js';
 export type { PromptTokenizer } from './models/tokenizer.js';

@@ -16,6 +16,11 @@ export interface TensorOptions {
 }
 
 const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+
+/** Bytes of one element of `dtype`. */
+export function dtypeBytes(dtype: DType): number {
+  return dtype === 'float32' ? 4 : 2;
+}
 const DEVICES: readonly Device[] = ['cpu', 'cuda'];
 const MAX_DIMS = 8;
 

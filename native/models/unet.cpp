@@ -252,6 +252,15 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
     fail(ErrorCode::Shape, "context must be [" + std::to_string(B) + ", T, " + std::to_string(c.cross_attention_dim) + "], got " + context.describe());
   }
   if (static_cast<int64_t>(timesteps.size()) != B) fail(ErrorCode::Shape, "one timestep per batch entry is needed");
+  // Operands where the weights are, in their dtype (the ops would refuse a mix too, less clearly).
+  const Device device = weights_.device();
+  const DType dtype = weights_.dtype();
+  for (const Tensor* t : {&sample, &context}) {
+    if (t->device() != device || t->dtype != dtype) {
+      fail(t->device() != device ? ErrorCode::Device : ErrorCode::DType,
+           std::string("the UNet's weights are ") + dtype_name(dtype) + " on " + device_name(device) + ", got " + t->describe());
+    }
+  }
 
   Pass pass;
   pass.context = &context;
@@ -280,15 +289,18 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
   }
   if (controls.negative_context) pass.negative_context = &*controls.negative_context;
 
-  // Timestep embedding: sinusoid [B, c0], then linear_1, SiLU, linear_2.
+  // Timestep embedding: sinusoid [B, c0] in float32 (diffusers computes it in float32 and casts it to
+  // the sample's dtype, as a float16 sin of t ~ 1000 would lose the phase), then linear_1, SiLU, linear_2.
   Tensor t = tensor_empty({B}, DType::Float32, Device::Cpu);
   std::memcpy(t.data(), timesteps.data(), timesteps.size() * sizeof(float));
-  if (sample.device() != Device::Cpu) t = tensor_to(t, DType::Float32, sample.device());
+  if (device != Device::Cpu) t = tensor_to(t, DType::Float32, device);
   TimestepParams tp;
   tp.dim = c.block_out_channels[0];
   tp.flip_sin_to_cos = c.flip_sin_to_cos;
   tp.downscale_freq_shift = c.freq_shift;
-  const Tensor emb = ops::linear(ops::linear(ops::timestep_embedding(t, tp), time_linear_1_.w, &*time_linear_1_.b, {Activation::Silu, nullptr}),
+  Tensor sinusoid = ops::timestep_embedding(t, tp);
+  if (dtype != DType::Float32) sinusoid = tensor_to(sinusoid, dtype, device);
+  const Tensor emb = ops::linear(ops::linear(sinusoid, time_linear_1_.w, &*time_linear_1_.b, {Activation::Silu, nullptr}),
                                  time_linear_2_.w, &*time_linear_2_.b);
   pass.temb_act = ops::silu(emb);
 

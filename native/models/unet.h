@@ -9,8 +9,9 @@
 // BasicTransformerBlock (attn1 self, attn2 cross, GEGLU feed-forward, pre-LayerNorm eps 1e-5).
 //
 // Every weight is resolved and shape-checked when the model is built (E_MODEL_FORMAT naming it),
-// so a forward pass never meets a missing or mis-sized tensor. The float32 CPU backend computes
-// attention scores and softmax in float32, which is what `upcast_attention` asks for.
+// so a forward pass never meets a missing or mis-sized tensor. The model runs where its weights are
+// (Weights: the CPU in float32, or CUDA in float32, float16 or bfloat16); both backends compute
+// attention scores and softmax in float32 whatever the dtype, which is what `upcast_attention` asks for.
 #pragma once
 
 #include <optional>
@@ -56,7 +57,8 @@ class UNet2DConditionModel {
   // sample [B, in_channels, H, W] (H, W multiples of 2^(levels-1)), timesteps [B] (fractional
   // allowed), context [B, T, cross_attention_dim] -> model output [B, out_channels, H, W].
   // `reports` receives one entry per layer that ran AFM or capture, in execution order.
-  // Throws E_SHAPE / E_DTYPE for bad operands and E_INVALID_ARGUMENT for controls that name an
+  // sample and context must be on the weights' device in their dtype.
+  // Throws E_SHAPE / E_DTYPE / E_DEVICE for bad operands and E_INVALID_ARGUMENT for controls that name an
   // unknown layer or ask a layer for something it cannot do.
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
                  const UNetControls& controls, std::vector<LayerReport>* reports) const;

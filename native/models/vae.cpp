@@ -24,12 +24,13 @@ AutoencoderKL::AutoencoderKL(const VaeConfig& c, Weights weights) : config_(c), 
   // Both directions once on the smallest input look every weight up through Weights::need, so a
   // missing or mis-sized tensor is E_MODEL_FORMAT now rather than at first use.
   const int64_t factor = int64_t(1) << (c.block_out_channels.size() - 1);
-  Tensor z = tensor_empty({1, c.latent_channels, 1, 1}, DType::Float32, Device::Cpu);
-  std::fill_n(static_cast<float*>(z.data()), z.numel(), 0.f);
-  decode(z);
-  Tensor x = tensor_empty({1, c.in_channels, factor, factor}, DType::Float32, Device::Cpu);
-  std::fill_n(static_cast<float*>(x.data()), x.numel(), 0.f);
-  encode(x);
+  const auto zeros = [&](const std::vector<int64_t>& shape) {
+    Tensor t = tensor_empty(shape, DType::Float32, Device::Cpu);
+    std::fill_n(static_cast<float*>(t.data()), t.numel(), 0.f);
+    return weights_.dtype() == DType::Float32 && weights_.device() == Device::Cpu ? t : tensor_to(t, weights_.dtype(), weights_.device());
+  };
+  decode(zeros({1, c.latent_channels, 1, 1}));
+  encode(zeros({1, c.in_channels, factor, factor}));
 }
 
 Tensor AutoencoderKL::conv(const Tensor& x, const std::string& name, int64_t in, int64_t out, int k, int stride, int pad_before,
@@ -120,10 +121,13 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode(const Tensor& x) const {
   h = mid(h, "encoder", top);
   h = conv(norm(h, "encoder.conv_norm_out", top, true), "encoder.conv_out", top, 2 * lat, 3, 1, 1, 1);
   const Tensor moments = conv(h, "quant_conv", 2 * lat, 2 * lat, 1, 1, 0, 0);
-  Tensor logvar = ops::slice(moments, 1, lat, 2 * lat);
-  // DiagonalGaussianDistribution clamps the log-variance to [-30, 20] (CPU tensor: float32 data).
+  const Tensor sliced = ops::slice(moments, 1, lat, 2 * lat);
+  // DiagonalGaussianDistribution clamps the log-variance to [-30, 20]. On the host, in float32: the
+  // log-variance is small (latent channels x h x w) and encode runs once per input image.
+  Tensor logvar = sliced.device() == Device::Cpu && sliced.dtype == DType::Float32 ? sliced : tensor_to(sliced, DType::Float32, Device::Cpu);
   float* lv = static_cast<float*>(logvar.data());
   for (uint64_t i = 0; i < logvar.numel(); ++i) lv[i] = std::min(20.f, std::max(-30.f, lv[i]));
+  if (sliced.device() != Device::Cpu || sliced.dtype != DType::Float32) logvar = tensor_to(logvar, sliced.dtype, sliced.device());
   return {ops::slice(moments, 1, 0, lat), logvar};
 }
 

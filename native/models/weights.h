@@ -12,9 +12,15 @@
 
 namespace da {
 
+// All tensors of one model share a device and a dtype (float32 on the CPU; float32, float16 or
+// bfloat16 on CUDA, uploaded once when the model is loaded), which the model's inputs must match.
 class Weights {
  public:
-  explicit Weights(std::map<std::string, Tensor> tensors) : tensors_(std::move(tensors)) {}
+  // Throws E_MODEL_FORMAT when the tensors are on different devices or of different dtypes.
+  explicit Weights(std::map<std::string, Tensor> tensors);
+
+  Device device() const { return device_; }
+  DType dtype() const { return dtype_; }
 
   // The tensor `name` with exactly `shape`; throws E_MODEL_FORMAT naming it otherwise.
   const Tensor& need(const std::string& name, const std::vector<int64_t>& shape) const;
@@ -22,6 +28,8 @@ class Weights {
 
  private:
   std::map<std::string, Tensor> tensors_;
+  Device device_ = Device::Cpu;
+  DType dtype_ = DType::Float32;
 };
 
 }  // namespace da

@@ -58,6 +58,7 @@ interface Flags {
   guidanceAttnScale?: number;
   capture?: string;
   device: 'auto' | 'cpu' | 'cuda';
+  dtype?: 'float32' | 'float16' | 'bfloat16';
   json?: boolean;
 }
 
@@ -157,12 +158,10 @@ export function generateCommand(): Command {
     .addOption(new Option('--guidance <kind>', 'attention-space guidance').choices(['gag', 'nag', 'pag']))
     .option('--guidance-attn-scale <s>', 'scale of the attention guidance', number('float'))
     .option('--capture <png>', 'also draw the attention time-frequency fingerprint to this PNG')
-    .addOption(new Option('--device <device>', 'where to run').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(new Option('--device <device>', 'where to run (auto: the CPU; cuda is opt-in, see loadPipeline)').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(new Option('--dtype <dtype>', 'compute dtype (CPU: float32; CUDA default float16)').choices(['float32', 'float16', 'bfloat16']))
     .option('--json', 'print a JSON summary on stdout instead of progress')
     .action(async (prompt: string, f: Flags) => {
-      if (f.device === 'cuda') {
-        throw new DiffusionAttentionError('E_NO_CUDA', 'the model ops run on the CPU so far: use --device cpu or auto');
-      }
       // Option errors (found by options() and by generate()'s validation) are usage errors: exit 2.
       const usage = (err: unknown): never => {
         if (err instanceof DiffusionAttentionError && err.code === 'E_INVALID_ARGUMENT') throw new UsageError('generate', err.message, { cause: err });
@@ -175,11 +174,12 @@ export function generateCommand(): Command {
         usage(err);
       }
       const pipe = await loadPipeline(f.model, {
-        device: 'auto',
+        device: f.device,
+        ...(f.dtype ? { dtype: f.dtype } : {}),
         ...(f.config ? { config: f.config } : {}),
         ...(f.tokenizer ? { tokenizer: f.tokenizer } : {}),
         ...(f.predictionType ? { predictionType: f.predictionType } : {}),
-      });
+      }).catch(usage);
       const controller = new AbortController();
       const onSigint = () => controller.abort();
       process.once('SIGINT', onSigint);

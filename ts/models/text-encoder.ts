@@ -4,6 +4,7 @@ import { loadNative } from '../native/load.js';
 import { Tensor } from '../tensor.js';
 import type { ClipTextConfig } from './config.js';
 import type { Component } from './layout.js';
+import { CPU_FLOAT32, loadWeights, type Placement } from './placement.js';
 import type { PromptTokenizer } from './tokenizer.js';
 
 /**
@@ -15,22 +16,26 @@ export class TextEncoder {
     private readonly native: NativeTextEncoder,
     readonly config: ClipTextConfig,
     private readonly tokenizer: PromptTokenizer | null,
+    /** Where the weights are and the dtype the model computes in. */
+    readonly placement: Placement,
   ) {}
 
-  /** Loads every weight of the component as float32 and builds the native model. @throws `E_MODEL_FORMAT` */
-  static async load(component: Component<ClipTextConfig>, tokenizer: PromptTokenizer | null): Promise<TextEncoder> {
+  /**
+   * Loads the component's `text_model.*` weights in the placement's dtype onto its device (default
+   * float32 on the CPU; see {@link loadWeights}) and builds the native model.
+   * @throws DiffusionAttentionError `E_MODEL_FORMAT`, `E_NO_CUDA`, `E_RESOURCE`
+   */
+  static async load(component: Component<ClipTextConfig>, tokenizer: PromptTokenizer | null, placement: Placement = CPU_FLOAT32): Promise<TextEncoder> {
     const c = component.config;
-    const weights: Record<string, Tensor['native']> = {};
-    for (const name of component.weights.names()) {
-      if (/^text_model\./.test(name)) weights[name] = (await component.weights.load(name)).native;
-    }
+    const names = component.weights.names().filter((name) => /^text_model\./.test(name));
+    const weights = await loadWeights(component.weights, placement, names);
     const { binding } = loadNative();
     const native = callNative(() => new binding.NativeTextEncoder({
       vocabSize: c.vocab_size, hiddenSize: c.hidden_size, intermediateSize: c.intermediate_size,
       numHiddenLayers: c.num_hidden_layers, numAttentionHeads: c.num_attention_heads,
       maxPositionEmbeddings: c.max_position_embeddings, quickGelu: c.hidden_act === 'quick_gelu', layerNormEps: c.layer_norm_eps,
     }, weights));
-    return new TextEncoder(native, c, tokenizer);
+    return new TextEncoder(native, c, tokenizer, placement);
   }
 
   /**
@@ -42,7 +47,7 @@ export class TextEncoder {
   }
 
   /**
-   * The hidden state `[B, T, hidden]` (float32, CPU) for token ids `[B, T]`, through the final
+   * The hidden state `[B, T, hidden]` (in the model's {@link TextEncoder.placement}) for token ids `[B, T]`, through the final
    * layer norm. `clipSkip` 1 (default) takes the last layer, 2 the penultimate.
    * @throws DiffusionAttentionError `E_SHAPE`, `E_INVALID_ARGUMENT` (ids outside the vocabulary, clipSkip out of range)
    */

@@ -9,6 +9,7 @@ import { loadNative } from '../native/load.js';
 import { Tensor } from '../tensor.js';
 import type { UNetConfig } from './config.js';
 import type { Component } from './layout.js';
+import { CPU_FLOAT32, loadWeights, toPlacement, type Placement } from './placement.js';
 
 /**
  * One attention module of the UNet, named as diffusers names it
@@ -91,14 +92,20 @@ export function headsPerLevel(c: UNetConfig): number[] {
 
 /**
  * The UNet of a pipeline: diffusers' UNet2DConditionModel run natively (native/models/unet.h), in
- * diffusers' conventions: NCHW float32 CPU tensors, the model output as the model gives it (noise
- * or v prediction per the scheduler config), no scaling of inputs.
+ * diffusers' conventions: NCHW tensors, the model output as the model gives it (noise or v
+ * prediction per the scheduler config), no scaling of inputs. It runs where its weights were loaded
+ * ({@link UNet.placement}: float32 on the CPU, or float32 / float16 / bfloat16 on CUDA).
  */
 export class UNet {
   /** Every attention module, in execution order. */
   readonly attentionLayers: readonly AttentionLayerInfo[];
 
-  private constructor(private readonly native: NativeUNet, readonly config: UNetConfig) {
+  private constructor(
+    private readonly native: NativeUNet,
+    readonly config: UNetConfig,
+    /** Where the weights are and the dtype the model computes in. */
+    readonly placement: Placement,
+  ) {
     this.attentionLayers = native.attentionLayers().map((l) => ({
       name: l.name,
       kind: l.cross ? 'cross' : 'self',
@@ -110,14 +117,14 @@ export class UNet {
   }
 
   /**
-   * Loads every weight of the component as float32 (mapped, not copied, when the file holds
-   * float32) and builds the native model, which checks every weight's presence and shape.
-   * @throws DiffusionAttentionError `E_MODEL_FORMAT` naming a missing or mis-sized weight
+   * Loads every weight of the component in the placement's dtype onto its device (default float32
+   * on the CPU, mapped, not copied, when the file holds float32; see {@link loadWeights}) and
+   * builds the native model, which checks every weight's presence and shape.
+   * @throws DiffusionAttentionError `E_MODEL_FORMAT` naming a missing or mis-sized weight, `E_NO_CUDA`, `E_RESOURCE`
    */
-  static async load(component: Component<UNetConfig>): Promise<UNet> {
+  static async load(component: Component<UNetConfig>, placement: Placement = CPU_FLOAT32): Promise<UNet> {
     const c = component.config;
-    const weights: Record<string, Tensor['native']> = {};
-    for (const name of component.weights.names()) weights[name] = (await component.weights.load(name)).native;
+    const weights = await loadWeights(component.weights, placement);
     const { binding } = loadNative();
     const native = callNative(() => new binding.NativeUNet({
       inChannels: c.in_channels, outChannels: c.out_channels, blockOutChannels: c.block_out_channels,
@@ -127,7 +134,7 @@ export class UNet {
       crossAttentionDim: c.cross_attention_dim, useLinearProjection: c.use_linear_projection,
       flipSinToCos: c.flip_sin_to_cos, freqShift: c.freq_shift,
     }, weights));
-    return new UNet(native, c);
+    return new UNet(native, c, placement);
   }
 
   /**
@@ -146,7 +153,8 @@ export class UNet {
   /**
    * The model output `[B, out_channels, H, W]` for `sample` `[B, in_channels, H, W]` at `timestep`
    * (one value for the batch, or one per entry; fractional allowed) with `context`
-   * `[B, T, cross_attention_dim]` (the text encoder's hidden state).
+   * `[B, T, cross_attention_dim]` (the text encoder's hidden state). Inputs on another device or
+   * in another dtype are converted to the model's {@link UNet.placement}; the output is there too.
    * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE`, `E_INVALID_ARGUMENT` (bad controls, unknown layer names)
    */
   async predict(sample: Tensor, timestep: number | readonly number[], context: Tensor, controls?: UNetControls): Promise<Tensor> {
@@ -157,9 +165,6 @@ export class UNet {
   async run(sample: Tensor, timestep: number | readonly number[], context: Tensor, controls: UNetControls = {}): Promise<UNetResult> {
     for (const [name, t] of [['sample', sample], ['context', context]] as const) {
       if (!(t instanceof Tensor)) throw new DiffusionAttentionError('E_DTYPE', `${name} must be a Tensor`);
-      if (t.dtype !== 'float32' || t.device !== 'cpu') {
-        throw new DiffusionAttentionError('E_DTYPE', `the UNet runs on float32 CPU tensors so far, ${name} is ${t.dtype} on ${t.device}`);
-      }
     }
     const B = sample.shape[0] ?? 0;
     const steps = typeof timestep === 'number' ? new Array<number>(B).fill(timestep) : [...timestep];
@@ -178,8 +183,16 @@ export class UNet {
       const capture = l.capture && { ...l.capture, topK: Math.min(l.capture.topK ?? 8, 2 ** 30) };
       layers[name] = { ...l, guidance: g, capture, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode, rows: l.cache.rows } };
     }
-    const native = { layers, negativeContext: parsed.data.negativeContext?.native };
-    const r = await awaitNative(() => this.native.forward(sample.native, Float32Array.from(steps), context.native, native));
+    // Inputs moved to the model's placement for this call only (a pipeline places its contexts once).
+    const inputs = [sample, context, parsed.data.negativeContext];
+    const placed = await Promise.all(inputs.map((t) => t && toPlacement(t, this.placement)));
+    let r: Awaited<ReturnType<NativeUNet['forward']>>;
+    try {
+      const native = { layers, negativeContext: placed[2]?.native };
+      r = await awaitNative(() => this.native.forward(placed[0]!.native, Float32Array.from(steps), placed[1]!.native, native));
+    } finally {
+      placed.forEach((t, i) => t !== inputs[i] && t?.dispose());
+    }
     const result: UNetResult = { output: new Tensor(r.out), layers: new Map() };
     for (const l of r.layers) {
       const stats = { entropy: Number.isNaN(l.entropy) ? null : l.entropy, gainLow: l.gainLow, gainHigh: l.gainHigh };

@@ -4,26 +4,36 @@ import { loadNative } from '../native/load.js';
 import { Tensor } from '../tensor.js';
 import type { VaeConfig } from './config.js';
 import type { Component } from './layout.js';
+import { CPU_FLOAT32, loadWeights, toPlacement, type Placement } from './placement.js';
 
 /**
  * The VAE of a pipeline: diffusers' AutoencoderKL run natively (native/models/vae.h), in
- * diffusers' conventions: NCHW float32 CPU tensors, images in [-1, 1], no scaling factor applied
- * (the pipeline divides latents by `config.scaling_factor` before decoding, as diffusers does).
+ * diffusers' conventions: NCHW tensors, images in [-1, 1], no scaling factor applied (the pipeline
+ * divides latents by `config.scaling_factor` before decoding, as diffusers does). It runs where its
+ * weights were loaded ({@link Vae.placement}); inputs are converted there and outputs stay there.
  */
 export class Vae {
-  private constructor(private readonly native: NativeVae, readonly config: VaeConfig) {}
+  private constructor(
+    private readonly native: NativeVae,
+    readonly config: VaeConfig,
+    /** Where the weights are and the dtype the model computes in. */
+    readonly placement: Placement,
+  ) {}
 
-  /** Loads every weight of the component as float32 and builds the native model. @throws `E_MODEL_FORMAT` */
-  static async load(component: Component<VaeConfig>): Promise<Vae> {
+  /**
+   * Loads every weight of the component in the placement's dtype onto its device (default float32
+   * on the CPU; see {@link loadWeights}) and builds the native model.
+   * @throws DiffusionAttentionError `E_MODEL_FORMAT`, `E_NO_CUDA`, `E_RESOURCE`
+   */
+  static async load(component: Component<VaeConfig>, placement: Placement = CPU_FLOAT32): Promise<Vae> {
     const c = component.config;
-    const weights: Record<string, Tensor['native']> = {};
-    for (const name of component.weights.names()) weights[name] = (await component.weights.load(name)).native;
+    const weights = await loadWeights(component.weights, placement);
     const { binding } = loadNative();
     const native = callNative(() => new binding.NativeVae({
       inChannels: c.in_channels, outChannels: c.out_channels, latentChannels: c.latent_channels,
       blockOutChannels: c.block_out_channels, layersPerBlock: c.layers_per_block, normNumGroups: c.norm_num_groups,
     }, weights));
-    return new Vae(native, c);
+    return new Vae(native, c, placement);
   }
 
   /**
@@ -36,26 +46,29 @@ export class Vae {
 
   /**
    * latents `[B, latent_channels, h, w]` -> images `[B, 3, h*f, w*f]` (f = 2^(levels-1), 8 for SD).
-   * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE` (float32 CPU tensors only for now)
+   * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE` (not a Tensor)
    */
   async decode(latents: Tensor): Promise<Tensor> {
-    check(latents);
-    return new Tensor(await awaitNative(() => this.native.decode(latents.native)));
+    return new Tensor(await this.call(latents, (x) => this.native.decode(x)));
   }
 
   /**
    * images `[B, 3, H, W]` in [-1, 1] -> the latent distribution's mean and log-variance.
-   * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE`
+   * @throws DiffusionAttentionError `E_SHAPE`, `E_DTYPE` (not a Tensor)
    */
   async encode(images: Tensor): Promise<{ mean: Tensor; logvar: Tensor }> {
-    check(images);
-    const [mean, logvar] = await awaitNative(() => this.native.encode(images.native));
+    const [mean, logvar] = await this.call(images, (x) => this.native.encode(x));
     return { mean: new Tensor(mean), logvar: new Tensor(logvar) };
   }
-}
 
-function check(t: Tensor): void {
-  if (t.dtype !== 'float32' || t.device !== 'cpu') {
-    throw new DiffusionAttentionError('E_DTYPE', `the VAE runs on float32 CPU tensors so far, got ${t.dtype} on ${t.device}`);
+  /** Runs `fn` on `input` moved to the model's placement (a temporary copy when it is elsewhere). */
+  private async call<R>(input: Tensor, fn: (x: Tensor['native']) => Promise<R>): Promise<R> {
+    if (!(input instanceof Tensor)) throw new DiffusionAttentionError('E_DTYPE', 'the VAE takes a Tensor');
+    const placed = await toPlacement(input, this.placement);
+    try {
+      return await awaitNative(() => fn(placed.native));
+    } finally {
+      if (placed !== input) placed.dispose();
+    }
   }
 }

@@ -10,9 +10,10 @@ import path from 'node:path';
 
 import { DiffusionAttentionError } from '../errors.js';
 import { info } from '../info.js';
+import { readFloat32, toPlacement } from '../models/placement.js';
 import type { UNetLayerResult } from '../models/unet.js';
 import { createScheduler, defaultScheduler, GaussianRandom, parseSchedulerConfig, type SchedulerKind } from '../schedulers/index.js';
-import { Tensor } from '../tensor.js';
+import { dtypeBytes, Tensor } from '../tensor.js';
 import { GeneratedImage, toRgb } from './image.js';
 import { rescaleGuidance } from './guidance-rescale.js';
 import { unetActivationBytes, vaeDecodeBytes } from './memory.js';
@@ -95,8 +96,8 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
   if (pipe.memoryBudget !== null) {
     // The largest call: every guidance branch at once (CFG halves, PAG), then the decode.
     const branches = (cfg ? 2 : 1) + (g?.kind === 'pag' ? 1 : 0);
-    const need = Math.max(unetActivationBytes(unet.config, branches * B, height / vaeFactor, width / vaeFactor),
-      vae ? vaeDecodeBytes(vae.config, B, height, width) : 0);
+    const need = Math.max(unetActivationBytes(unet.config, branches * B, height / vaeFactor, width / vaeFactor, dtypeBytes(unet.placement.dtype)),
+      vae ? vaeDecodeBytes(vae.config, B, height, width, dtypeBytes(vae.placement.dtype)) : 0);
     if (need > pipe.memoryBudget) {
       const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
       throw new DiffusionAttentionError('E_RESOURCE', `this request needs about ${mib(need)} of activations, over the pipeline's memory budget of ${mib(pipe.memoryBudget)}: use a smaller size or batch`);
@@ -122,7 +123,7 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
     const unique = [...new Set([...prompts, ...(cfg ? negatives : []), ...(nagPrompt === undefined ? [] : [nagPrompt])])];
     const encoded = hold(await textEncoder.encode(unique));
     const [, T, D] = encoded.shape as [number, number, number];
-    const table = await encoded.toArray() as Float32Array;
+    const table = await readFloat32(encoded);
     const rowOf = (p: string) => unique.indexOf(p);
     const perImage = (pick: (b: number) => string) => Array.from({ length: B }, (_, b) => rowOf(pick(b)));
     const condRows = perImage((b) => prompts[Math.floor(b / batchSize)]!);
@@ -131,13 +132,15 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
 
     const rowsOf: Record<Branch, number[]> = { uncond: uncondRows, cond: condRows, perturbed: condRows };
     const contexts = new Map<string, Tensor>();
-    const contextFor = (branches: Branch[], nag: boolean): Tensor => {
+    // Each branch combination's context is built once, in the UNet's placement (uploaded once for CUDA).
+    const contextFor = async (branches: Branch[], nag: boolean): Promise<Tensor> => {
       const key = `${branches.join(',')}${nag ? '+nag' : ''}`;
       let t = contexts.get(key);
       if (!t) {
         // NAG's negative keys for the conditional rows; every other row gets its own context (a no-op).
         const rows = branches.flatMap((br) => (nag && br === 'cond' ? condRows.map(() => rowOf(nagPrompt!)) : rowsOf[br]));
-        t = hold(Tensor.from(gather(table, T * D, rows), [rows.length, T, D]));
+        const host = hold(Tensor.from(gather(table, T * D, rows), [rows.length, T, D]));
+        t = hold(await toPlacement(host, unet.placement));
         contexts.set(key, t);
       }
       return t;
@@ -171,12 +174,12 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
       for (let i = 0; i < n; i++) batch.set(input, i * B * per);
       const sample = Tensor.from(batch, [n * B, C, h, w]);
       const nag = g?.kind === 'nag' && call.cross !== 'replay';
-      const result = await unet.run(sample, scheduler.timesteps[s]!, contextFor(call.branches, false), {
+      const result = await unet.run(sample, scheduler.timesteps[s]!, await contextFor(call.branches, false), {
         layers: call.layers,
-        ...(nag ? { negativeContext: contextFor(call.branches, true) } : {}),
+        ...(nag ? { negativeContext: await contextFor(call.branches, true) } : {}),
       });
       sample.dispose();
-      const out = await result.output.toArray() as Float32Array;
+      const out = await readFloat32(result.output);
       result.output.dispose();
       const at = (br: Branch) => call.branches.indexOf(br) * B * per;
       const c = at('cond');
@@ -206,7 +209,7 @@ export async function generate(pipe: Pipeline, options: GenerateOptions): Promis
       const latents = Tensor.from(x.map((v) => v / factor), [B, C, h, w]);
       const decoded = await vae.decode(latents);
       latents.dispose();
-      pixels = await decoded.toArray() as Float32Array;
+      pixels = await readFloat32(decoded);
       decoded.dispose();
     } else {
       pixels = x;

@@ -10,10 +10,13 @@ import { z } from 'zod';
 import { DiffusionAttentionError } from '../errors.js';
 import { parseConfig } from '../models/config.js';
 import { openModel, type ModelSource, type OpenOptions } from '../models/layout.js';
+import { CPU_FLOAT32, type Placement } from '../models/placement.js';
 import { TextEncoder } from '../models/text-encoder.js';
 import { PromptTokenizer } from '../models/tokenizer.js';
 import { UNet } from '../models/unet.js';
 import { Vae } from '../models/vae.js';
+import { loadNative } from '../native/load.js';
+import type { DType } from '../tensor.js';
 import { generate, type GenerateResult } from './generate.js';
 import type { GenerateOptions } from './options.js';
 
@@ -21,10 +24,20 @@ import type { GenerateOptions } from './options.js';
 export const DEFAULT_MODEL = path.join(__dirname, '..', '..', 'models', 'shapes-32');
 
 export interface LoadOptions extends OpenOptions {
-  /** Where the model runs. The model ops run on the CPU so far: `auto` (default) and `cpu` pick it. */
-  device?: 'auto' | 'cpu';
-  /** Compute dtype; weights in other dtypes are converted on load. float32 so far. */
-  dtype?: 'float32';
+  /**
+   * Where the models run. `cpu`: the CPU backend. `cuda`: the GPU (the CUDA variant of the binary
+   * and an NVIDIA driver; `E_NO_CUDA` otherwise), with the weights uploaded once, here. `auto`
+   * (default) picks the CPU: the CUDA model path has not yet been checked on a GPU by this
+   * project's tests (BENCHMARKS.md and the issue notes say what has run where), so it is opt-in.
+   */
+  device?: 'auto' | 'cpu' | 'cuda';
+  /**
+   * Compute dtype; weights in other dtypes are converted on load. The CPU computes in float32
+   * only; on CUDA the default is float16 (as SD is run), with float32 statistics and softmax inside
+   * the kernels. A float16 VAE whose config keeps diffusers' `force_upcast` (default true) runs in
+   * float32, as its activations can exceed the float16 range.
+   */
+  dtype?: DType;
   /**
    * Activation memory a `generate()` may use, in bytes (default: no limit; the environment variable
    * `DIFFUSION_ATTENTION_MEMORY_BUDGET` sets one too). A request whose estimate exceeds it fails with
@@ -135,35 +148,58 @@ async function readDefaults(folder: string): Promise<GenerationDefaults> {
 }
 
 /**
+ * The device and dtype of {@link LoadOptions}, checked before anything is read.
+ * @throws DiffusionAttentionError `E_INVALID_ARGUMENT` (unknown device or dtype, a dtype the CPU
+ *   does not compute in), `E_NO_CUDA` ('cuda' where this binary or machine has no CUDA)
+ */
+function resolvePlacement(device: unknown, dtype: unknown): Placement {
+  if (device !== 'auto' && device !== 'cpu' && device !== 'cuda') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `device must be 'auto', 'cpu' or 'cuda', got ${String(device)}`);
+  }
+  if (dtype !== undefined && dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `dtype must be 'float32', 'float16' or 'bfloat16', got ${String(dtype)}`);
+  }
+  if (device === 'cuda') {
+    const native = loadNative();
+    if (native.backend !== 'cuda') throw new DiffusionAttentionError('E_NO_CUDA', `device 'cuda': CUDA is not available: ${native.reason}`);
+    return { device: 'cuda', dtype: dtype ?? 'float16' };
+  }
+  if (dtype !== undefined && dtype !== 'float32') {
+    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `the CPU backend computes in float32; dtype ${dtype} needs device 'cuda'`);
+  }
+  return CPU_FLOAT32;
+}
+
+/**
  * Loads a model for generation: with no `location`, the embedded default model; otherwise a
  * diffusers folder (`model_index.json`, `unet/`, `text_encoder/`, `tokenizer/`, `vae/`,
  * `scheduler/`) or a single-file `.safetensors` checkpoint (see {@link OpenOptions}).
  * Weights are mapped, not copied, when the file holds the compute dtype.
  *
  * @throws DiffusionAttentionError `E_MODEL_FORMAT` (missing or malformed files, configs, weights),
- *   `E_INVALID_ARGUMENT` (options)
+ *   `E_INVALID_ARGUMENT` (options), `E_NO_CUDA` (device 'cuda' without CUDA), `E_RESOURCE` (device memory)
  */
 export async function loadPipeline(location?: string, options: LoadOptions = {}): Promise<Pipeline> {
   if (options === null || typeof options !== 'object') {
     throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  const { device = 'auto', dtype = 'float32', memoryBudget, ...open } = options;
+  const { device = 'auto', dtype, memoryBudget, ...open } = options;
   const envBudget = process.env.DIFFUSION_ATTENTION_MEMORY_BUDGET;
   const budget = memoryBudget ?? (envBudget === undefined ? undefined : Number(envBudget));
   if (budget !== undefined && !(Number.isFinite(budget) && budget > 0)) {
     throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `memoryBudget must be a positive number of bytes, got ${String(memoryBudget ?? envBudget)}`);
   }
-  if (device !== 'auto' && device !== 'cpu') {
-    throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `device must be 'auto' or 'cpu' (the model ops run on the CPU so far), got ${String(device)}`);
-  }
-  if (dtype !== 'float32') throw new DiffusionAttentionError('E_INVALID_ARGUMENT', `dtype must be 'float32' so far, got ${String(dtype)}`);
+  const placement = resolvePlacement(device, dtype);
   const source = await openModel(location ?? DEFAULT_MODEL, open);
   const te = source.textEncoder;
   const tokenizer = te && source.tokenizerDir ? await PromptTokenizer.load(source.tokenizerDir, te.config.max_position_embeddings) : null;
+  const vaePlacement: Placement = placement.dtype === 'float16' && source.vae?.config.force_upcast !== false
+    ? { device: placement.device, dtype: 'float32' }
+    : placement;
   const [textEncoder, unet, vae] = await Promise.all([
-    te ? TextEncoder.load(te, tokenizer) : null,
-    UNet.load(source.unet),
-    source.vae ? Vae.load(source.vae) : null,
+    te ? TextEncoder.load(te, tokenizer, placement) : null,
+    UNet.load(source.unet, placement),
+    source.vae ? Vae.load(source.vae, vaePlacement) : null,
   ]);
   if (textEncoder && unet.config.cross_attention_dim !== te!.config.hidden_size) {
     throw new DiffusionAttentionError('E_MODEL_FORMAT',

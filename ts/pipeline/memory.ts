@@ -1,7 +1,8 @@
 /**
  * Activation memory of a generation, estimated before any native work so that a request over the
  * pipeline's memory budget fails early with `E_RESOURCE` and the estimate (weights are mapped and
- * counted separately). An upper-bound model of what the CPU engine holds at its peak, in float32:
+ * counted separately). An upper-bound model of what the engine holds at its peak, in elements of the
+ * model's dtype (4 bytes for float32 on the CPU, 2 for float16 or bfloat16 on CUDA):
  *
  * - UNet: the skip stack (every down-path output the up path consumes) plus, at the busiest level,
  *   the transient tensors of a transformer block: the normalised tokens, q, k, v and their head
@@ -13,10 +14,8 @@
  */
 import type { UNetConfig, VaeConfig } from '../models/config.js';
 
-const F32 = 4;
-
 /** Bytes of activations one UNet call on a `[batch, in, height, width]` sample holds at its peak. */
-export function unetActivationBytes(c: UNetConfig, batch: number, height: number, width: number): number {
+export function unetActivationBytes(c: UNetConfig, batch: number, height: number, width: number, elementBytes = 4): number {
   const levels = c.block_out_channels.length;
   let skips = c.block_out_channels[0]! * height * width;  // conv_in
   let peak = 0;
@@ -27,16 +26,16 @@ export function unetActivationBytes(c: UNetConfig, batch: number, height: number
     if (i + 1 < levels) skips += ch * (n >> 2);
     peak = Math.max(peak, (c.down_block_types[i] === 'CrossAttnDownBlock2D' ? 30 : 6) * ch * n);
   }
-  return F32 * batch * (skips + peak);
+  return elementBytes * batch * (skips + peak);
 }
 
 /** Bytes of activations the VAE decoder holds at its peak for `batch` images of `height` x `width`. */
-export function vaeDecodeBytes(c: VaeConfig, batch: number, height: number, width: number): number {
+export function vaeDecodeBytes(c: VaeConfig, batch: number, height: number, width: number, elementBytes = 4): number {
   const levels = c.block_out_channels.length;
   let peak = 0;
   for (let i = 0; i < levels; i++) {
     const n = (height >> i) * (width >> i);
     peak = Math.max(peak, 6 * c.block_out_channels[i]! * n);
   }
-  return F32 * batch * peak;
+  return elementBytes * batch * peak;
 }
