@@ -21,9 +21,10 @@ Jobs (all with "warmup", "repeats", "threads", "seed"):
       F.silu(F.group_norm(...)) with affine, F.layer_norm with affine, value * F.gelu(gate).
   {"op": "fft", "cases": [{"B", "H", "h", "w", "d", "cutoff", "width"}]}
       the low band of q [B, H, h*w, d] over the h x w grid: ifft2(fft2(q) * M_low).real over the grid dims.
-  {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15" | "folder", "folder", "batch", "size", "tokens"}]}
+  {"op": "unet", "cases": [{"model": "sd1-tiny" | "sd2-tiny" | "sd15" | "folder", "folder", "batch", "size", "tokens", "device", "dtype"}]}
       the repository's plain PyTorch reference UNet2DConditionModel (tools/sd_reference, not in the npm
-      package) in float32. "folder": the weights and config of an existing diffusers folder (the
+      package), in float32 on the CPU unless "device" / "dtype" say otherwise (the CUDA rows: float16 on
+      the GPU, synchronised after each call, as the attention rows). "folder": the weights and config of an existing diffusers folder (the
       embedded model); otherwise random weights (make_fixtures.init_weights, seeded), written once to
       <folder> as a diffusers folder (model_index.json, unet/config.json, unet/*.safetensors) for our
       engine to load the same weights. Then its forward at timestep 500 on seeded inputs
@@ -212,13 +213,17 @@ def unet(job):
             state = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
             save_file(state, weights + ".partial", {"format": "pt"})
             os.replace(weights + ".partial", weights)
-        model = model.float().eval()
+        device, dtype = c.get("device", "cpu"), DTYPES[c.get("dtype", "float32")]
+        if device == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("CUDA rows asked for, but torch.cuda.is_available() is False")
+        model = model.to(device=device, dtype=dtype).eval()
         gen = torch.Generator().manual_seed(job.get("seed", 0))
         B, s, T = c["batch"], c["size"], c["tokens"]
-        sets = [(torch.randn(B, config["in_channels"], s, s, generator=gen), torch.randn(B, T, config["cross_attention_dim"], generator=gen))
+        sets = [tuple(x.to(device=device, dtype=dtype) for x in (torch.randn(B, config["in_channels"], s, s, generator=gen),
+                                                                 torch.randn(B, T, config["cross_attention_dim"], generator=gen)))
                 for _ in range(2)]
         with torch.no_grad():
-            out.append(measure(lambda i: model(sets[i % 2][0], 500.0, sets[i % 2][1]), job["warmup"], job["repeats"]))
+            out.append(measure(lambda i: model(sets[i % 2][0], 500.0, sets[i % 2][1]), job["warmup"], job["repeats"], device))
     return out
 
 

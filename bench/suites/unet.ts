@@ -7,7 +7,8 @@
  * each at the guidance batch 2 with 77 context tokens (the embedded model: its own context length).
  * The PyTorch side writes the random weights once as a diffusers folder under the OS temp dir; our
  * side maps them. The SD1.5 rows also record this process's peak resident memory against the weight
- * bytes (weights are mapped, not copied).
+ * bytes (weights are mapped, not copied). With the CUDA backend, SD1.5-sized rows on the GPU in
+ * float16 follow (see cudaCases).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,8 @@ interface Case {
   size: number;
   tokens: number;
   folder: string;
+  device?: 'cuda';
+  dtype?: 'float16';
 }
 
 function cases(quick: boolean): Case[] {
@@ -41,6 +44,21 @@ function cases(quick: boolean): Case[] {
   return quick ? present.filter((c) => c.model !== 'sd15') : present;
 }
 
+/**
+ * The GPU rows (CUDA issue, "Performance"): the SD1.5-sized UNet at 512x512 (64x64 latents),
+ * guidance batch 2, float16, weights uploaded once; each timed call uploads nothing (the inputs are
+ * placed on the device first) and ends with the output read back, which waits for the GPU, as
+ * PyTorch's side ends with torch.cuda.synchronize().
+ */
+function cudaCases(quick: boolean): Case[] {
+  const dir = path.join(os.tmpdir(), 'diffusion-attention-bench');
+  const sizes = quick ? [32] : [32, 64];
+  return sizes.map((size) => ({
+    model: 'sd15', what: `SD1.5-sized, ${size * 8}x${size * 8} image, CUDA float16`, batch: 2, size, tokens: 77,
+    folder: path.join(dir, 'sd15'), device: 'cuda', dtype: 'float16',
+  }));
+}
+
 /** This process's peak resident set (VmHWM) in bytes, or undefined off Linux. */
 function peakRss(): number | undefined {
   try {
@@ -53,9 +71,9 @@ function peakRss(): number | undefined {
 
 export const unetSuite: Suite = {
   name: 'unet',
-  description: 'UNet2DConditionModel forward, guidance batch 2 (CPU backend) vs the PyTorch reference model',
+  description: 'UNet2DConditionModel forward, guidance batch 2 (CPU backend; SD1.5-sized on CUDA in float16 where it runs) vs the PyTorch reference model',
   async run(ctx) {
-    const list = cases(ctx.quick);
+    const list = [...cases(ctx.quick), ...(ctx.cuda ? cudaCases(ctx.quick) : [])];
     const rows: Row[] = [];
     // The reference writes the weights, so it runs first, case by case (one model in memory at a time).
     const warmup = 1;
@@ -73,22 +91,30 @@ export const unetSuite: Suite = {
         ctx.log(`unet ${c.model}: skipped (its weights are written by the PyTorch reference, which did not run)`);
         continue;
       }
-      const { unet } = await loadPipeline(c.folder);
+      const pipe = await loadPipeline(c.folder, c.device ? { device: c.device, dtype: c.dtype } : {});
+      const { unet } = pipe;
       const cfg = unet.config;
       const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
-      const sets = [0, 1].map(() => [
-        Tensor.from(rand(c.batch * cfg.in_channels * c.size * c.size), [c.batch, cfg.in_channels, c.size, c.size]),
-        Tensor.from(rand(c.batch * c.tokens * cfg.cross_attention_dim), [c.batch, c.tokens, cfg.cross_attention_dim]),
-      ] as const);
-      const timing = await measure(async (r) => (await unet.predict(sets[r % 2]![0], 500, sets[r % 2]![1])).dispose(), { warmup, repeats });
+      const place = (data: Float32Array, shape: number[]) => Tensor.from(data, shape).to(unet.placement);
+      const sets = await Promise.all([0, 1].map(async () => [
+        await place(rand(c.batch * cfg.in_channels * c.size * c.size), [c.batch, cfg.in_channels, c.size, c.size]),
+        await place(rand(c.batch * c.tokens * cfg.cross_attention_dim), [c.batch, c.tokens, cfg.cross_attention_dim]),
+      ] as const));
+      const timing = await measure(async (r) => {
+        const out = await unet.predict(sets[r % 2]![0], 500, sets[r % 2]![1]);
+        await out.toArray();
+        out.dispose();
+      }, { warmup, repeats });
       sets.flat().forEach((t) => t.dispose());
+      await pipe.close();
       const weightBytes = fs.statSync(weights).size;
       const row: Row = {
         suite: 'unet', name: c.what, shape: `sample [${c.batch}, ${cfg.in_channels}, ${c.size}, ${c.size}], context [${c.batch}, ${c.tokens}, ${cfg.cross_attention_dim}]`,
         ours: timing,
       };
-      if (c.model === 'sd15') row.memory = { peakRssBytes: peakRss(), weightBytes };
-      if (torch) row.baseline = { name: `PyTorch ${torch.torch} reference model (${torch.threads} threads)`, timing: torch.timings[0]!, ratio: timing.median / torch.timings[0]!.median };
+      if (c.model === 'sd15' && !c.device) row.memory = { peakRssBytes: peakRss(), weightBytes };
+      const where = c.device ? 'eager, float16 on the same GPU' : `${torch?.threads} threads`;
+      if (torch) row.baseline = { name: `PyTorch ${torch.torch} reference model (${where})`, timing: torch.timings[0]!, ratio: timing.median / torch.timings[0]!.median };
       ctx.log(`unet ${c.model}: ${timing.median.toFixed(1)} ms${row.baseline ? `, ratio ${row.baseline.ratio.toFixed(2)}` : ''}`);
       rows.push(row);
     }
