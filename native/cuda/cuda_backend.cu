@@ -69,9 +69,7 @@ CudaStatus probe() {
     d.total_memory = prop.totalGlobalMem;
     d.multiprocessors = prop.multiProcessorCount;
     if (cudaSetDevice(i) == cudaSuccess) cudaMemGetInfo(&d.free_memory, &d.total_memory);
-    int pools = 0;
-    cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, i);
-    d.kernels = cuda::kernel_report(d.major, pools != 0);
+    d.kernels = cuda::kernel_report(d.major, cuda::memory_pools(i));
     s.devices.push_back(d);
   }
   cudaSetDevice(0);
@@ -90,16 +88,15 @@ CudaStatus probe() {
 class CudaBackend final : public Backend {
  public:
   CudaBackend() {
-    int device = 0, pools = 0;
+    int device = 0;
     DA_CUDA_CHECK(cudaGetDevice(&device));
-    if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device) == cudaSuccess && pools) {
+    if (cuda::memory_pools(device)) {
       cudaMemPool_t pool;
       DA_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
       uint64_t keep = UINT64_MAX;
       DA_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
       pooled_ = true;
     }
-    cudaGetLastError();
   }
 
   Device device() const override { return Device::Cuda; }

@@ -2,6 +2,8 @@
 // attention/attention.cu) and for info(), so what info() reports is what runs.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <string>
 #include <vector>
 
@@ -10,6 +12,15 @@ namespace da::cuda {
 // mma.sync.m16n8k16 with float16/bfloat16 operands needs sm_80; older devices (sm_75) and float32
 // operands use the FMA tiles.
 inline bool tensor_cores(int major) { return major >= 8; }
+
+// Whether `device` supports the stream-ordered memory pool (cudaMallocAsync) that cuda_backend.cu
+// allocates from; without it the backend falls back to cudaMalloc.
+inline bool memory_pools(int device) {
+  int pools = 0;
+  const bool ok = cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device) == cudaSuccess && pools != 0;
+  cudaGetLastError();
+  return ok;
+}
 
 // One line per kernel family for a device of compute capability major.x, and whether device
 // memory comes from the stream-ordered pool (cuda_backend.cu).

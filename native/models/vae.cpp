@@ -124,11 +124,11 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode(const Tensor& x) const {
   const Tensor sliced = ops::slice(moments, 1, lat, 2 * lat);
   // DiagonalGaussianDistribution clamps the log-variance to [-30, 20]. On the host, in float32: the
   // log-variance is small (latent channels x h x w) and encode runs once per input image.
-  Tensor logvar = sliced.device() == Device::Cpu && sliced.dtype == DType::Float32 ? sliced : tensor_to(sliced, DType::Float32, Device::Cpu);
+  const bool host = sliced.device() == Device::Cpu && sliced.dtype == DType::Float32;
+  Tensor logvar = host ? sliced : tensor_to(sliced, DType::Float32, Device::Cpu);
   float* lv = static_cast<float*>(logvar.data());
   for (uint64_t i = 0; i < logvar.numel(); ++i) lv[i] = std::min(20.f, std::max(-30.f, lv[i]));
-  if (sliced.device() != Device::Cpu || sliced.dtype != DType::Float32) logvar = tensor_to(logvar, sliced.dtype, sliced.device());
-  return {ops::slice(moments, 1, 0, lat), logvar};
+  return {ops::slice(moments, 1, 0, lat), host ? logvar : tensor_to(logvar, sliced.dtype, sliced.device())};
 }
 
 }  // namespace da
