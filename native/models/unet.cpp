@@ -252,18 +252,13 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
     fail(ErrorCode::Shape, "context must be [" + std::to_string(B) + ", T, " + std::to_string(c.cross_attention_dim) + "], got " + context.describe());
   }
   if (static_cast<int64_t>(timesteps.size()) != B) fail(ErrorCode::Shape, "one timestep per batch entry is needed");
-  // Operands where the weights are, in their dtype (the ops would refuse a mix too, less clearly).
+  // The inputs where the weights are, in their dtype, for this call.
   const Device device = weights_.device();
   const DType dtype = weights_.dtype();
-  for (const Tensor* t : {&sample, &context}) {
-    if (t->device() != device || t->dtype != dtype) {
-      fail(t->device() != device ? ErrorCode::Device : ErrorCode::DType,
-           std::string("the UNet's weights are ") + dtype_name(dtype) + " on " + device_name(device) + ", got " + t->describe());
-    }
-  }
+  const Tensor placed_context = weights_.place(context);
 
   Pass pass;
-  pass.context = &context;
+  pass.context = &placed_context;
   pass.reports = reports;
   pass.control.assign(layers_.size(), nullptr);
   for (const auto& [name, ctl] : controls.layers) {
@@ -287,7 +282,11 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
     }
     pass.control[i] = &ctl;
   }
-  if (controls.negative_context) pass.negative_context = &*controls.negative_context;
+  std::optional<Tensor> placed_negative;
+  if (controls.negative_context) {
+    placed_negative = weights_.place(*controls.negative_context);
+    pass.negative_context = &*placed_negative;
+  }
 
   // Timestep embedding: sinusoid [B, c0] in float32 (diffusers computes it in float32 and casts it to
   // the sample's dtype, as a float16 sin of t ~ 1000 would lose the phase), then linear_1, SiLU, linear_2.
@@ -304,7 +303,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
                                  time_linear_2_.w, &*time_linear_2_.b);
   pass.temb_act = ops::silu(emb);
 
-  Tensor x = ops::conv2d(sample, conv_in_.w, &conv_in_.b, {1, 1, 1, 1, 1});
+  Tensor x = ops::conv2d(weights_.place(sample), conv_in_.w, &conv_in_.b, {1, 1, 1, 1, 1});
   std::vector<Tensor> skips{x};
   for (const Block& b : down_) {
     for (size_t j = 0; j < b.resnets.size(); ++j) {

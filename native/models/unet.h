@@ -57,8 +57,9 @@ class UNet2DConditionModel {
   // sample [B, in_channels, H, W] (H, W multiples of 2^(levels-1)), timesteps [B] (fractional
   // allowed), context [B, T, cross_attention_dim] -> model output [B, out_channels, H, W].
   // `reports` receives one entry per layer that ran AFM or capture, in execution order.
-  // sample and context must be on the weights' device in their dtype.
-  // Throws E_SHAPE / E_DTYPE / E_DEVICE for bad operands and E_INVALID_ARGUMENT for controls that name an
+  // Inputs on another device or in another dtype are converted to the weights' for the call; the
+  // output is on the weights' device in their dtype.
+  // Throws E_SHAPE for bad operands and E_INVALID_ARGUMENT for controls that name an
   // unknown layer or ask a layer for something it cannot do.
   Tensor forward(const Tensor& sample, const std::vector<float>& timesteps, const Tensor& context,
                  const UNetControls& controls, std::vector<LayerReport>* reports) const;

@@ -27,7 +27,7 @@ AutoencoderKL::AutoencoderKL(const VaeConfig& c, Weights weights) : config_(c), 
   const auto zeros = [&](const std::vector<int64_t>& shape) {
     Tensor t = tensor_empty(shape, DType::Float32, Device::Cpu);
     std::fill_n(static_cast<float*>(t.data()), t.numel(), 0.f);
-    return weights_.dtype() == DType::Float32 && weights_.device() == Device::Cpu ? t : tensor_to(t, weights_.dtype(), weights_.device());
+    return t;
   };
   decode(zeros({1, c.latent_channels, 1, 1}));
   encode(zeros({1, c.in_channels, factor, factor}));
@@ -83,7 +83,7 @@ Tensor AutoencoderKL::decode(const Tensor& z) const {
   const int L = static_cast<int>(c.block_out_channels.size());
   const int64_t lat = c.latent_channels, top = c.block_out_channels.back();
   if (z.shape.size() != 4 || z.shape[1] != lat) fail(ErrorCode::Shape, "latents must be [B, " + std::to_string(lat) + ", h, w], got " + z.describe());
-  Tensor h = conv(conv(z, "post_quant_conv", lat, lat, 1, 1, 0, 0), "decoder.conv_in", lat, top, 3, 1, 1, 1);
+  Tensor h = conv(conv(weights_.place(z), "post_quant_conv", lat, lat, 1, 1, 0, 0), "decoder.conv_in", lat, top, 3, 1, 1, 1);
   h = mid(h, "decoder", top);
   int64_t ch = top;
   for (int i = 0; i < L; ++i) {
@@ -107,7 +107,7 @@ std::pair<Tensor, Tensor> AutoencoderKL::encode(const Tensor& x) const {
                                std::to_string(factor) + ", got " + x.describe());
   }
   int64_t ch = c.block_out_channels[0];
-  Tensor h = conv(x, "encoder.conv_in", c.in_channels, ch, 3, 1, 1, 1);
+  Tensor h = conv(weights_.place(x), "encoder.conv_in", c.in_channels, ch, 3, 1, 1, 1);
   for (int i = 0; i < L; ++i) {
     const std::string p = "encoder.down_blocks." + std::to_string(i);
     const int64_t out = c.block_out_channels[i];

@@ -22,6 +22,9 @@ class AutoencoderKL {
  public:
   AutoencoderKL(const VaeConfig& config, Weights weights);
 
+  // Inputs on another device or in another dtype are converted to the weights' for the call
+  // (Weights::place); outputs are on the weights' device in their dtype.
+
   // latents [B, latent_channels, h, w] -> image [B, out_channels, h * 2^(levels-1), w * 2^(levels-1)].
   Tensor decode(const Tensor& latents) const;
   // image [B, in_channels, H, W] (H, W divisible by 2^(levels-1)) -> mean and log-variance of the

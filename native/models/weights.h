@@ -21,6 +21,9 @@ class Weights {
 
   Device device() const { return device_; }
   DType dtype() const { return dtype_; }
+  // `t` where the weights are, in their dtype: itself when it already is, else a converted copy
+  // (a model call's inputs; the copy lives as long as the call).
+  Tensor place(const Tensor& t) const { return t.device() == device_ && t.dtype == dtype_ ? t : tensor_to(t, dtype_, device_); }
 
   // The tensor `name` with exactly `shape`; throws E_MODEL_FORMAT naming it otherwise.
   const Tensor& need(const std::string& name, const std::vector<int64_t>& shape) const;

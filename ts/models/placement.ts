@@ -1,8 +1,9 @@
 /**
  * Where a model runs: the device its weights live on and the dtype it computes in. The weights are
  * converted and uploaded once, when the model is loaded; a call's inputs are moved to the model's
- * placement and its output stays there (diffusers' convention: a float16 CUDA model returns float16
- * CUDA tensors) until a caller reads it with {@link readFloat32}.
+ * placement (natively, inside the call: Weights::place in native/models/weights.h) and its output
+ * stays there (diffusers' convention: a float16 CUDA model returns float16 CUDA tensors) until a
+ * caller reads it with {@link readFloat32}.
  */
 import type { DType, Device } from '../tensor.js';
 import { Tensor } from '../tensor.js';

@@ -9,7 +9,7 @@ import { loadNative } from '../native/load.js';
 import { Tensor } from '../tensor.js';
 import type { UNetConfig } from './config.js';
 import type { Component } from './layout.js';
-import { CPU_FLOAT32, loadWeights, toPlacement, type Placement } from './placement.js';
+import { CPU_FLOAT32, loadWeights, type Placement } from './placement.js';
 
 /**
  * One attention module of the UNet, named as diffusers names it
@@ -183,16 +183,10 @@ export class UNet {
       const capture = l.capture && { ...l.capture, topK: Math.min(l.capture.topK ?? 8, 2 ** 30) };
       layers[name] = { ...l, guidance: g, capture, cache: l.cache && { handle: l.cache.handle.native, mode: l.cache.mode, rows: l.cache.rows } };
     }
-    // Inputs moved to the model's placement for this call only (a pipeline places its contexts once).
-    const inputs = [sample, context, parsed.data.negativeContext];
-    const placed = await Promise.all(inputs.map((t) => t && toPlacement(t, this.placement)));
-    let r: Awaited<ReturnType<NativeUNet['forward']>>;
-    try {
-      const native = { layers, negativeContext: placed[2]?.native };
-      r = await awaitNative(() => this.native.forward(placed[0]!.native, Float32Array.from(steps), placed[1]!.native, native));
-    } finally {
-      placed.forEach((t, i) => t !== inputs[i] && t?.dispose());
-    }
+    // Inputs elsewhere are converted natively, inside the call's job (Weights::place): the call
+    // starts here, synchronously, so a dispose() right after it waits for it.
+    const native = { layers, negativeContext: parsed.data.negativeContext?.native };
+    const r = await awaitNative(() => this.native.forward(sample.native, Float32Array.from(steps), context.native, native));
     const result: UNetResult = { output: new Tensor(r.out), layers: new Map() };
     for (const l of r.layers) {
       const stats = { entropy: Number.isNaN(l.entropy) ? null : l.entropy, gainLow: l.gainLow, gainHigh: l.gainHigh };

@@ -4,7 +4,7 @@ import { loadNative } from '../native/load.js';
 import { Tensor } from '../tensor.js';
 import type { VaeConfig } from './config.js';
 import type { Component } from './layout.js';
-import { CPU_FLOAT32, loadWeights, toPlacement, type Placement } from './placement.js';
+import { CPU_FLOAT32, loadWeights, type Placement } from './placement.js';
 
 /**
  * The VAE of a pipeline: diffusers' AutoencoderKL run natively (native/models/vae.h), in
@@ -61,14 +61,9 @@ export class Vae {
     return { mean: new Tensor(mean), logvar: new Tensor(logvar) };
   }
 
-  /** Runs `fn` on `input` moved to the model's placement (a temporary copy when it is elsewhere). */
+  /** Runs `fn` on `input`; the native model converts an input placed elsewhere inside its job. */
   private async call<R>(input: Tensor, fn: (x: Tensor['native']) => Promise<R>): Promise<R> {
     if (!(input instanceof Tensor)) throw new DiffusionAttentionError('E_DTYPE', 'the VAE takes a Tensor');
-    const placed = await toPlacement(input, this.placement);
-    try {
-      return await awaitNative(() => fn(placed.native));
-    } finally {
-      if (placed !== input) placed.dispose();
-    }
+    return awaitNative(() => fn(input.native));
   }
 }
