@@ -13,6 +13,12 @@ from .model import parameter_count
 from .quick_eval import table
 
 
+def _precision(args):
+    if args.get("precision", "float32") == "bfloat16":
+        return "bfloat16 autocast with float32 weights, norms and loss (train.mixed_precision)"
+    return "float32"
+
+
 def _mean_loss(history, last_steps=200):
     """Mean training loss over (about) the last `last_steps` steps of the logged history."""
     if not history:
@@ -137,7 +143,7 @@ size word, {_unnamed_note(args)}and {100 * args['caption_dropout']:.0f}% of capt
     {commands}
 
 {steps:,} steps at batch {args['batch']} ({steps * args['batch']:,} pictures; {planned}) in {minutes:.0f} min of
-training on {args['threads']} CPU threads ({rate:.2f} steps/s; PyTorch CPU, float32). AdamW; in each phase
+training on {args['threads']} CPU threads ({rate:.2f} steps/s; PyTorch CPU, {_precision(args)}). AdamW; in each phase
 {args['warmup']} warm-up steps then cosine decay to 0 over the phase's share of the budget; weight decay
 {args['weight_decay']:g}, gradient clipping at 1.0, uniform timesteps, MSE on v; text encoder and UNet
 trained jointly. Shipped weights: the EMA (decay {args['ema']:g}). Phases:
