@@ -78,6 +78,28 @@ fixtures('attention layers are named and sized as diffusers names them', async (
   assert.is(sd1.sizeMultiple, 2);
 });
 
+fixtures('cudaGraphs: a setting the CPU keeps but does not act on; non-booleans are refused', async () => {
+  const unet = await load('sd1-tiny');
+  const { sample, context, timestep } = await io('sd1-tiny');
+  assert.is(unet.cudaGraphs, true);
+  const before = await values(await unet.predict(sample, timestep, context));
+  for (let k = 0; k < 2; k++) assert.equal(await values(await unet.predict(sample, timestep, context)), before);
+  assert.is(unet.cudaGraphReplays, 0);
+  unet.cudaGraphs = false;
+  assert.is(unet.cudaGraphs, false);
+  const error = (() => {
+    try {
+      (unet as { cudaGraphs: unknown }).cudaGraphs = 'no';
+    } catch (e) {
+      return e as { code?: string };
+    }
+    return null;
+  })();
+  assert.is(error?.code, 'E_INVALID_ARGUMENT');
+  unet.dispose();
+  assert.throws(() => unet.cudaGraphs, (e: { code?: string }) => e.code === 'E_DISPOSED');
+});
+
 fixtures('per-entry timesteps: each batch entry is computed at its own timestep', async () => {
   const unet = await load('sd2-tiny');
   const { sample, context, timestep } = await io('sd2-tiny');

@@ -29,6 +29,7 @@ interface Case {
   folder: string;
   device?: 'cuda';
   dtype?: 'float16';
+  cudaGraphs?: boolean;
 }
 
 function cases(quick: boolean): Case[] {
@@ -48,15 +49,16 @@ function cases(quick: boolean): Case[] {
  * The GPU rows (CUDA issue, "Performance"): the SD1.5-sized UNet at 512x512 (64x64 latents),
  * guidance batch 2, float16, weights uploaded once; each timed call uploads nothing (the inputs are
  * placed on the device first) and ends with the output read back, which waits for the GPU, as
- * PyTorch's side ends with torch.cuda.synchronize().
+ * PyTorch's side ends with torch.cuda.synchronize(). Each size runs with the UNet's CUDA graphs
+ * (the default: a step replays one recorded graph) and without (every kernel launched from the host).
  */
 function cudaCases(quick: boolean): Case[] {
   const dir = path.join(os.tmpdir(), 'diffusion-attention-bench');
   const sizes = quick ? [32] : [32, 64];
-  return sizes.map((size) => ({
-    model: 'sd15', what: `SD1.5-sized, ${size * 8}x${size * 8} image, CUDA float16`, batch: 2, size, tokens: 77,
-    folder: path.join(dir, 'sd15'), device: 'cuda', dtype: 'float16',
-  }));
+  return sizes.flatMap((size) => [true, false].map((cudaGraphs) => ({
+    model: 'sd15' as const, what: `SD1.5-sized, ${size * 8}x${size * 8} image, CUDA float16, ${cudaGraphs ? 'CUDA graph' : 'no CUDA graph'}`,
+    batch: 2, size, tokens: 77, folder: path.join(dir, 'sd15'), device: 'cuda' as const, dtype: 'float16' as const, cudaGraphs,
+  })));
 }
 
 /** This process's peak resident set (VmHWM) in bytes, or undefined off Linux. */
@@ -76,14 +78,15 @@ export const unetSuite: Suite = {
     const list = [...cases(ctx.quick), ...(ctx.cuda ? cudaCases(ctx.quick) : [])];
     const rows: Row[] = [];
     // The reference writes the weights, so it runs first, case by case (one model in memory at a time).
-    const warmup = 1;
+    // Two warm-up calls on CUDA: a shape's first call runs directly and its second records the graph.
+    const warmupOf = (c: Case) => (c.device ? 2 : 1);
     const repeats = ctx.quick ? 3 : 5;
     // The embedded model conditions on its own text encoder's width and length.
     for (const c of list.filter((x) => x.model === 'folder')) {
       const te = JSON.parse(fs.readFileSync(path.join(c.folder, 'text_encoder', 'config.json'), 'utf8')) as { max_position_embeddings: number };
       c.tokens = te.max_position_embeddings;
     }
-    const timings = list.map((c) => torchBaseline({ op: 'unet', cases: [c], warmup, repeats }, ctx.log));
+    const timings = list.map((c) => torchBaseline({ op: 'unet', cases: [c], warmup: warmupOf(c), repeats }, ctx.log));
     for (const [i, c] of list.entries()) {
       const torch = timings[i];
       const weights = path.join(c.folder, 'unet', 'diffusion_pytorch_model.safetensors');
@@ -93,6 +96,7 @@ export const unetSuite: Suite = {
       }
       const pipe = await loadPipeline(c.folder, c.device ? { device: c.device, dtype: c.dtype } : {});
       const { unet } = pipe;
+      if (c.cudaGraphs !== undefined) unet.cudaGraphs = c.cudaGraphs;
       const cfg = unet.config;
       const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
       const place = (data: Float32Array, shape: number[]) => Tensor.from(data, shape).to(unet.placement);
@@ -104,7 +108,7 @@ export const unetSuite: Suite = {
         const out = await unet.predict(sets[r % 2]![0], 500, sets[r % 2]![1]);
         await out.toArray();
         out.dispose();
-      }, { warmup, repeats });
+      }, { warmup: warmupOf(c), repeats });
       sets.flat().forEach((t) => t.dispose());
       await pipe.close();
       const weightBytes = fs.statSync(weights).size;

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "convert.cuh"
 #include "kernel_choice.h"
+#include "stream.h"
 
 #ifndef DA_CUDA_ARCHS
 #define DA_CUDA_ARCHS ""
@@ -79,8 +80,20 @@ CudaStatus probe() {
   return s;
 }
 
+// A recorded CUDA graph; replayed on the calling thread's stream (stream.h).
+class CudaRecording final : public Recording {
+ public:
+  explicit CudaRecording(cudaGraphExec_t exec) : exec_(exec) {}
+  // A graph still in flight is freed once it completes.
+  ~CudaRecording() override { cudaGraphExecDestroy(exec_); }
+  void replay() override { DA_CUDA_CHECK(cudaGraphLaunch(exec_, cuda::stream())); }
+
+ private:
+  cudaGraphExec_t exec_;
+};
+
 // Device memory comes from the runtime's stream-ordered pool (cudaMallocAsync / cudaFreeAsync on
-// the default stream, where every kernel of this package runs) with its release threshold raised to
+// cuda::stream(), where every kernel of this package runs) with its release threshold raised to
 // "never": freed blocks stay cached in the pool and the next allocation of a model call reuses them
 // without a driver call or a device-wide synchronisation (plain cudaFree synchronises the device).
 // A free is ordered after the kernels queued before it, so a tensor may be released while kernels
@@ -106,7 +119,7 @@ class CudaBackend final : public Backend {
     void* p = nullptr;
     const size_t n = bytes == 0 ? 256 : bytes;
     if (pooled_) {
-      DA_CUDA_CHECK(cudaMallocAsync(&p, n, nullptr));
+      DA_CUDA_CHECK(cudaMallocAsync(&p, n, cuda::stream()));
     } else {
       DA_CUDA_CHECK(cudaMalloc(&p, n));
     }
@@ -115,7 +128,7 @@ class CudaBackend final : public Backend {
   // Errors are dropped: a destructor cannot throw, and at process exit the runtime may be gone.
   void release(void* ptr) noexcept override {
     if (pooled_) {
-      cudaFreeAsync(ptr, nullptr);
+      cudaFreeAsync(ptr, cuda::stream());
     } else {
       cudaFree(ptr);
     }
@@ -125,14 +138,50 @@ class CudaBackend final : public Backend {
   // stream first. A download waits for the kernels queued before it: a host read is where a model
   // call synchronises (once, for its output).
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
-    DA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, nullptr));
+    DA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda::stream()));
   }
   void copy_to_host(void* dst, const void* src, size_t bytes) override {
-    DA_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+    DA_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda::stream()));
+    DA_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
   }
-  // Queued on the default stream like every op; the next host read waits for it.
+  // Queued on the stream like every op; the next host read waits for it.
   void convert(void* dst, DType dst_type, const void* src, DType src_type, size_t count) override {
-    cuda::convert(dst, dst_type, src, src_type, count, nullptr);
+    cuda::convert(dst, dst_type, src, src_type, count, cuda::stream());
+  }
+
+  // Stream capture (CUDA graphs) on a stream of its own, in thread-local mode: work that other
+  // threads queue meanwhile goes to the default stream and neither joins the graph nor breaks the
+  // capture, while a call on this thread that a graph cannot hold (cudaMalloc, a synchronous copy,
+  // a stream wait, a pageable upload) fails and abandons the capture. Allocations inside become the
+  // graph's own memory (memory nodes, CUDA 11.4+), mapped at the first replay and kept while the
+  // graph lives, so a replay allocates nothing.
+  std::unique_ptr<Recording> record(const std::function<void()>& body) override {
+    if (!pooled_) return nullptr;  // cudaMalloc cannot be captured
+    cudaStream_t s = nullptr;
+    if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    cudaGraph_t graph = nullptr;
+    bool ok = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (ok) {
+      {
+        cuda::StreamScope scope(s);
+        try {
+          body();
+        } catch (...) {
+          ok = false;
+        }
+      }
+      ok = cudaStreamEndCapture(s, &graph) == cudaSuccess && ok && graph != nullptr;
+    }
+    cudaGraphExec_t exec = nullptr;
+    if (ok) ok = cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    cudaStreamDestroy(s);
+    cudaGetLastError();  // a failed capture's error must not stick to the next launch check
+    if (!ok) return nullptr;
+    return std::make_unique<CudaRecording>(exec);
   }
 
  private:

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../core/backend.h"
 #include "../core/error.h"
 #include "../ops/attention.h"
 #include "../ops/ops.h"
@@ -254,7 +255,6 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
   if (static_cast<int64_t>(timesteps.size()) != B) fail(ErrorCode::Shape, "one timestep per batch entry is needed");
   // The inputs where the weights are, in their dtype, for this call.
   const Device device = weights_.device();
-  const DType dtype = weights_.dtype();
   const Tensor placed_context = weights_.place(context);
 
   Pass pass;
@@ -288,22 +288,43 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const std::vector<flo
     pass.negative_context = &*placed_negative;
   }
 
-  // Timestep embedding: sinusoid [B, c0] in float32 (diffusers computes it in float32 and casts it to
-  // the sample's dtype, as a float16 sin of t ~ 1000 would lose the phase), then linear_1, SiLU, linear_2.
+  // The timesteps as float32 [B] where the weights are: the sinusoid is computed from device memory,
+  // which a recorded graph can read again with the next step's values.
   Tensor t = tensor_empty({B}, DType::Float32, Device::Cpu);
   std::memcpy(t.data(), timesteps.data(), timesteps.size() * sizeof(float));
   if (device != Device::Cpu) t = tensor_to(t, DType::Float32, device);
+
+  const auto body = [&](const Tensor& s, const Tensor& ts, const Tensor& ctx) {
+    Pass p = pass;
+    p.context = &ctx;
+    return run(s, ts, p);
+  };
+  // Plain calls on CUDA replay a recorded graph once their shape repeats (unet_graphs.h); calls
+  // with controls change their work from step to step and run directly.
+  if (device == Device::Cuda && controls.layers.empty() && !controls.negative_context) {
+    return graphs_->run(backend_for(device), weights_.place(sample), t, placed_context, body);
+  }
+  return body(weights_.place(sample), t, placed_context);
+}
+
+// The layers on operands already placed: sample [B, C, H, W] and timesteps float32 [B] where the
+// weights are, pass.context set.
+Tensor UNet2DConditionModel::run(const Tensor& sample, const Tensor& timesteps, Pass& pass) const {
+  const UNetConfig& c = config_;
+  const DType dtype = weights_.dtype();
+  // Timestep embedding: sinusoid [B, c0] in float32 (diffusers computes it in float32 and casts it to
+  // the sample's dtype, as a float16 sin of t ~ 1000 would lose the phase), then linear_1, SiLU, linear_2.
   TimestepParams tp;
   tp.dim = c.block_out_channels[0];
   tp.flip_sin_to_cos = c.flip_sin_to_cos;
   tp.downscale_freq_shift = c.freq_shift;
-  Tensor sinusoid = ops::timestep_embedding(t, tp);
-  if (dtype != DType::Float32) sinusoid = tensor_to(sinusoid, dtype, device);
+  Tensor sinusoid = ops::timestep_embedding(timesteps, tp);
+  if (dtype != DType::Float32) sinusoid = tensor_to(sinusoid, dtype, weights_.device());
   const Tensor emb = ops::linear(ops::linear(sinusoid, time_linear_1_.w, &*time_linear_1_.b, {Activation::Silu, nullptr}),
                                  time_linear_2_.w, &*time_linear_2_.b);
   pass.temb_act = ops::silu(emb);
 
-  Tensor x = ops::conv2d(weights_.place(sample), conv_in_.w, &conv_in_.b, {1, 1, 1, 1, 1});
+  Tensor x = ops::conv2d(sample, conv_in_.w, &conv_in_.b, {1, 1, 1, 1, 1});
   std::vector<Tensor> skips{x};
   for (const Block& b : down_) {
     for (size_t j = 0; j < b.resnets.size(); ++j) {

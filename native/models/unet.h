@@ -14,12 +14,14 @@
 // attention scores and softmax in float32 whatever the dtype, which is what `upcast_attention` asks for.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "../core/tensor.h"
 #include "unet_controls.h"
+#include "unet_graphs.h"
 #include "weights.h"
 
 namespace da {
@@ -66,6 +68,12 @@ class UNet2DConditionModel {
 
   const std::vector<AttentionLayerInfo>& attention_layers() const { return layers_; }
 
+  // Whether plain calls on CUDA replay a recorded CUDA graph once their shape repeats (default on;
+  // unet_graphs.h). No effect on the CPU.
+  void set_cuda_graphs(bool enabled) { graphs_->set_enabled(enabled); }
+  bool cuda_graphs() const { return graphs_->enabled(); }
+  int64_t cuda_graph_replays() const { return graphs_->replays(); }
+
  private:
   struct Norm { Tensor w, b; };
   struct Linear { Tensor w; std::optional<Tensor> b; };
@@ -84,6 +92,7 @@ class UNet2DConditionModel {
   Linear make_linear(const std::string& name, int64_t in, int64_t out, bool bias);
   Norm make_norm(const std::string& name, int64_t c);
 
+  Tensor run(const Tensor& sample, const Tensor& timesteps, Pass& pass) const;
   Tensor resnet(const Resnet& r, const Tensor& x, const Tensor& temb_act) const;
   Tensor transformer(const Transformer& t, const Tensor& x, Pass& pass) const;
   Tensor attention(const Attention& a, const Tensor& x, const Tensor& residual, const Tensor& context, Pass& pass, int64_t grid_h,
@@ -91,6 +100,8 @@ class UNet2DConditionModel {
 
   UNetConfig config_;
   Weights weights_;
+  // Mutable state behind a const forward(): the recordings and their buffers (thread-safe).
+  std::unique_ptr<UNetGraphs> graphs_ = std::make_unique<UNetGraphs>();
   std::vector<AttentionLayerInfo> layers_;
   Conv conv_in_, conv_out_;
   Linear time_linear_1_, time_linear_2_;

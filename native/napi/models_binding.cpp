@@ -279,6 +279,28 @@ class UNetWrap final : public Napi::ObjectWrap<UNetWrap> {
     });
   }
 
+  // setCudaGraphs(enabled: boolean)
+  Napi::Value SetCudaGraphs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      if (info.Length() < 1 || !info[0].IsBoolean()) fail(ErrorCode::InvalidArgument, "setCudaGraphs(enabled: boolean)");
+      live(model_)->set_cuda_graphs(info[0].As<Napi::Boolean>().Value());
+      return env.Undefined();
+    });
+  }
+
+  // cudaGraphs() -> { enabled, replays }
+  Napi::Value CudaGraphs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guard(env, [&]() -> Napi::Value {
+      const auto model = live(model_);
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("enabled", model->cuda_graphs());
+      out.Set("replays", static_cast<double>(model->cuda_graph_replays()));
+      return out;
+    });
+  }
+
   void Dispose(const Napi::CallbackInfo&) { model_.reset(); }
 
  private:
@@ -295,6 +317,8 @@ void RegisterModels(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeUNet", UNetWrap::DefineClass(env, "NativeUNet",
                                                   {UNetWrap::InstanceMethod<&UNetWrap::AttentionLayers>("attentionLayers"),
                                                    UNetWrap::InstanceMethod<&UNetWrap::Forward>("forward"),
+                                                   UNetWrap::InstanceMethod<&UNetWrap::SetCudaGraphs>("setCudaGraphs"),
+                                                   UNetWrap::InstanceMethod<&UNetWrap::CudaGraphs>("cudaGraphs"),
                                                    UNetWrap::InstanceMethod<&UNetWrap::Dispose>("dispose")}));
   exports.Set("NativeTextEncoder", TextEncoderWrap::DefineClass(env, "NativeTextEncoder",
                                                                 {TextEncoderWrap::InstanceMethod<&TextEncoderWrap::EncodeIds>("encodeIds"),

@@ -145,6 +145,30 @@ export class UNet {
     this.native.dispose();
   }
 
+  /**
+   * Whether plain calls (without controls) on CUDA replay a recorded CUDA graph once their shape
+   * repeats (default true): a shape's first call runs directly, its second records the kernel
+   * launches and replays them, and later calls replay them, so a sampler's steps cost one launch
+   * each instead of several hundred. The same kernels run on the same data, so the output is the
+   * same as without. Calls with controls (AFM, capture, guidance, T-GATE) always run directly, and
+   * the CPU ignores the setting. At most two shapes keep a recording (each holds a call's activation
+   * memory on the device).
+   * @throws DiffusionAttentionError `E_INVALID_ARGUMENT` when set to a non-boolean, `E_DISPOSED`
+   */
+  get cudaGraphs(): boolean {
+    return callNative(() => this.native.cudaGraphs()).enabled;
+  }
+
+  set cudaGraphs(enabled: boolean) {
+    if (typeof enabled !== 'boolean') throw invalid('cudaGraphs must be true or false');
+    callNative(() => this.native.setCudaGraphs(enabled));
+  }
+
+  /** How many calls so far were answered by a CUDA graph replay ({@link UNet.cudaGraphs}). */
+  get cudaGraphReplays(): number {
+    return callNative(() => this.native.cudaGraphs()).replays;
+  }
+
   /** Sample heights and widths must be multiples of this (2^(levels-1): 8 for SD's four levels). */
   get sizeMultiple(): number {
     return 2 ** (this.config.block_out_channels.length - 1);

@@ -105,6 +105,8 @@ export interface NativeLayerReport {
 export interface NativeUNet {
   attentionLayers(): NativeAttentionLayer[];
   forward(sample: NativeTensor, timesteps: Float32Array, context: NativeTensor, controls?: object): Promise<{ out: NativeTensor; layers: NativeLayerReport[] }>;
+  setCudaGraphs(enabled: boolean): void;
+  cudaGraphs(): { enabled: boolean; replays: number };
   dispose(): void;
 }
 

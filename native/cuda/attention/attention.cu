@@ -1,6 +1,6 @@
 // da::cuda::attention: the CUDA backend of the attention family (native/ops/attention.h). It checks
 // what memory safety depends on, uploads the small host inputs (masks, tables), then composes the
-// kernels of this folder on the default stream and synchronises once at the end:
+// kernels of this folder on cuda::stream() (stream.h) without synchronising (see the end of attention()):
 //
 //   T-GATE replay ........ the cached tensor, nothing computed (tgate.md §2)
 //   AFM gains ............ fixed (uploaded) or entropy gate (entropy.cu), kept in device memory
@@ -160,7 +160,7 @@ AttentionResult attention(const AttentionCall& call) {
       const float m0 = static_cast<float>(attn::spectral::low_mask(0.0, afm.cutoff, afm.width));
       const float dc = afm.preserve_dc ? 1.f : afm.gain_low * m0 + afm.gain_high * (1.f - m0);
       const AfmGains fixed{afm.gain_low, afm.gain_high, dc, 0.f};
-      DA_CUDA_CHECK(cudaMemcpyAsync(gains, &fixed, sizeof fixed, cudaMemcpyHostToDevice, nullptr));
+      DA_CUDA_CHECK(cudaMemcpyAsync(gains, &fixed, sizeof fixed, cudaMemcpyHostToDevice, cuda::stream()));
     }
     base.gains = gains;
     if (!afm.reference) {
@@ -224,7 +224,7 @@ AttentionResult attention(const AttentionCall& call) {
   }
 
   if (capture) attn::capture_maps(ws, concentration, dims.B, dims.H, call.capture, result);
-  // No synchronisation: the output stays queued on the default stream for the next op, the
+  // No synchronisation: the output stays queued on the stream for the next op, the
   // workspace's memory returns to the stream-ordered pool after the kernels that use it, and the
   // host waits only where it reads (the AFM gains and the capture maps, when asked for; otherwise
   // the model call's output). A launch error is still caught here.
@@ -232,7 +232,8 @@ AttentionResult attention(const AttentionCall& call) {
 
   if (afm.enabled) {  // the gains the kernels used (fixed, or the gate's), read once
     AfmGains used{};
-    DA_CUDA_CHECK(cudaMemcpy(&used, gains, sizeof used, cudaMemcpyDeviceToHost));
+    DA_CUDA_CHECK(cudaMemcpyAsync(&used, gains, sizeof used, cudaMemcpyDeviceToHost, cuda::stream()));
+    DA_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
     result.gain_low = used.gain_low, result.gain_high = used.gain_high;
     if (afm.entropy_gate) result.entropy = used.entropy;
   }

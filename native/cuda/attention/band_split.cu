@@ -78,7 +78,7 @@ BandSplit band_split(Workspace& ws, DType dtype, const void* q, int slices, int 
   dft_axis(static_cast<const float2*>(a), f, cols_fwd);
 
   const long long spectrum = static_cast<long long>(slices) * nky * band;
-  band_mask_kernel<<<static_cast<unsigned>(std::min<long long>((spectrum + 255) / 256, 1 << 20)), 256, 0, nullptr>>>(
+  band_mask_kernel<<<static_cast<unsigned>(std::min<long long>((spectrum + 255) / 256, 1 << 20)), 256, 0, cuda::stream()>>>(
       f, ws.upload(mask), out.mean, spectrum, nky * nkx, d, static_cast<float>(1.0 / n));
   DA_CUDA_CHECK(cudaGetLastError());
 

@@ -78,9 +78,9 @@ void capture_maps(Workspace& ws, const float* concentration_rows, int B, int H, 
   const long long total = static_cast<long long>(B) * N;
   float* maps = ws.alloc<float>(total);
   float* centred = ws.alloc<float>(total);
-  head_mean_kernel<<<ceil_div(total, kThreads), kThreads, 0, nullptr>>>(concentration_rows, maps, H, N, total);
+  head_mean_kernel<<<ceil_div(total, kThreads), kThreads, 0, cuda::stream()>>>(concentration_rows, maps, H, N, total);
   DA_CUDA_CHECK(cudaGetLastError());
-  centre_kernel<<<B, kThreads, 0, nullptr>>>(maps, centred, N);
+  centre_kernel<<<B, kThreads, 0, cuda::stream()>>>(maps, centred, N);
   DA_CUDA_CHECK(cudaGetLastError());
 
   float2* a = ws.alloc<float2>(total);
@@ -95,14 +95,15 @@ void capture_maps(Workspace& ws, const float* concentration_rows, int B, int H, 
   dft_axis(static_cast<const float2*>(a), f, cols);
 
   float* spectrum = ws.alloc<float>(static_cast<size_t>(B) * c.bins);
-  spectrum_kernel<<<B, kThreads, 0, nullptr>>>(f, ws.upload(spectral::radial_bins(gh, gw, c.bins)), spectrum, N, c.bins);
+  spectrum_kernel<<<B, kThreads, 0, cuda::stream()>>>(f, ws.upload(spectral::radial_bins(gh, gw, c.bins)), spectrum, N, c.bins);
   DA_CUDA_CHECK(cudaGetLastError());
 
   result.concentration.resize(total);
   result.spectrum.resize(static_cast<size_t>(B) * c.bins);
-  DA_CUDA_CHECK(cudaMemcpy(result.concentration.data(), maps, total * sizeof(float), cudaMemcpyDeviceToHost));
-  DA_CUDA_CHECK(
-      cudaMemcpy(result.spectrum.data(), spectrum, result.spectrum.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  DA_CUDA_CHECK(cudaMemcpyAsync(result.concentration.data(), maps, total * sizeof(float), cudaMemcpyDeviceToHost, cuda::stream()));
+  DA_CUDA_CHECK(cudaMemcpyAsync(result.spectrum.data(), spectrum, result.spectrum.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                                cuda::stream()));
+  DA_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
 }
 
 }  // namespace da::cuda::attn

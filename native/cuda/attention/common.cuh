@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "../elements.cuh"
+#include "../stream.h"
 
 namespace da::cuda::attn {
 

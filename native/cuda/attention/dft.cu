@@ -57,7 +57,7 @@ void dft_axis(const In* in, Out* out, const DftAxis& axis) {
   if (total == 0) return;
   constexpr int kThreads = 256;
   const long long blocks = std::min<long long>((total + kThreads - 1) / kThreads, 1 << 20);
-  dft_axis_kernel<In, Out><<<static_cast<unsigned>(blocks), kThreads, 0, nullptr>>>(in, out, axis);
+  dft_axis_kernel<In, Out><<<static_cast<unsigned>(blocks), kThreads, 0, cuda::stream()>>>(in, out, axis);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -66,7 +66,7 @@ void entropy_gate(Workspace& ws, DType dtype, bool tensor_cores, const AttnParam
 
   const GateParams g{afm.strength, afm.w_low, afm.w_high, afm.beta, afm.gamma,
                      static_cast<float>(spectral::low_mask(0.0, afm.cutoff, afm.width)), afm.preserve_dc};
-  gate_kernel<<<1, kGateThreads, 0, nullptr>>>(e.row_entropy, rows, g, gains);
+  gate_kernel<<<1, kGateThreads, 0, cuda::stream()>>>(e.row_entropy, rows, g, gains);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 

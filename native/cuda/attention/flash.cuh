@@ -262,7 +262,7 @@ void launch_flash_instance(const AttnParams& p) {
   }
   const int pairs = kKind == FlashKind::Attend && p.cache ? p.B / 2 : p.B;
   const dim3 grid(ceil_div(p.N, Cfg::kBr), p.H, pairs);
-  kernel<<<grid, Cfg::kThreads, Cfg::kSmem, nullptr>>>(p);
+  kernel<<<grid, Cfg::kThreads, Cfg::kSmem, cuda::stream()>>>(p);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -66,7 +66,7 @@ template <typename T>
 void launch(const float* zp, const float* zn, void* out, void* cache, const NagArgs& a) {
   const long long warps = static_cast<long long>(cache ? a.B / 2 : a.B) * a.N;
   constexpr int kThreads = 256;
-  nag_kernel<T><<<ceil_div(warps * 32, kThreads), kThreads, 0, nullptr>>>(zp, zn, static_cast<T*>(out),
+  nag_kernel<T><<<ceil_div(warps * 32, kThreads), kThreads, 0, cuda::stream()>>>(zp, zn, static_cast<T*>(out),
                                                                           static_cast<T*>(cache), a);
   DA_CUDA_CHECK(cudaGetLastError());
 }

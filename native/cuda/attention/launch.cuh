@@ -29,7 +29,7 @@ class Workspace {
     U* dev = alloc<U>(host.size());
     // From pageable memory the runtime stages the bytes before returning, without waiting for the
     // device (cudaMemcpy would synchronise the stream first).
-    if (!host.empty()) DA_CUDA_CHECK(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(U), cudaMemcpyHostToDevice, nullptr));
+    if (!host.empty()) DA_CUDA_CHECK(cudaMemcpyAsync(dev, host.data(), host.size() * sizeof(U), cudaMemcpyHostToDevice, cuda::stream()));
     return dev;
   }
 

@@ -48,7 +48,7 @@ unsigned blocks_for(long long total) { return static_cast<unsigned>(std::min<lon
 
 template <typename T>
 void launch_logits(const AttnParams& p, float* logits, long long total) {
-  logits_kernel<<<blocks_for(total), 256, 0, nullptr>>>(static_cast<const T*>(p.q), static_cast<const T*>(p.k), logits,
+  logits_kernel<<<blocks_for(total), 256, 0, cuda::stream()>>>(static_cast<const T*>(p.q), static_cast<const T*>(p.k), logits,
                                                         total, p.N, p.nk, p.d, p.scale);
   DA_CUDA_CHECK(cudaGetLastError());
 }
@@ -78,7 +78,7 @@ float* reference_logits(Workspace& ws, DType dtype, const AttnParams& p, const A
   dft_axis(static_cast<const float*>(logits), a, rows);
   dft_axis(static_cast<const float2*>(a), f, cols);
   const float* mask_low = ws.upload(spectral::low_mask_grid(gh, gw, afm.cutoff, afm.width));
-  apply_gain_kernel<<<blocks_for(total), 256, 0, nullptr>>>(f, mask_low, p.gains, total, p.N, p.nk, afm.preserve_dc);
+  apply_gain_kernel<<<blocks_for(total), 256, 0, cuda::stream()>>>(f, mask_low, p.gains, total, p.N, p.nk, afm.preserve_dc);
   DA_CUDA_CHECK(cudaGetLastError());
   cols.inverse = rows.inverse = true;
   rows.scale = static_cast<float>(1.0 / p.N);

@@ -157,7 +157,7 @@ void launch_typed(const AttnParams& p, const RowParams& r, int rows_per_block, i
     DA_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
   }
   const dim3 grid(ceil_div(p.N, rows_per_block), p.H, p.cache ? p.B / 2 : p.B);
-  kernel<<<grid, 32 * rows_per_block, smem, nullptr>>>(p, r, stride, sort_cap);
+  kernel<<<grid, 32 * rows_per_block, smem, cuda::stream()>>>(p, r, stride, sort_cap);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -5,8 +5,8 @@
 //
 // Every op computes in float32 whatever its dtype (loads convert up, stores round once), so the
 // float16 and bfloat16 results differ from a float32 run only by the rounding of inputs and output.
-// All kernels run on the default stream (nullptr), as native/cuda/convert.cu does, and do not
-// synchronise: the stream orders them, and the first host read (cudaMemcpy) waits for them.
+// All kernels run on cuda::stream() (stream.h), as native/cuda/convert.cu does, and do not
+// synchronise: the stream orders them, and the first host read waits for them.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -21,6 +21,7 @@
 #include "../../ops/activation.h"
 #include "../check.h"
 #include "../elements.cuh"
+#include "../stream.h"
 
 namespace da::cuda::ops {
 

@@ -50,7 +50,7 @@ void embedding(const Tensor& table, const std::vector<int64_t>& ids, Tensor& out
     void* dst = static_cast<char*>(out.data()) + i0 * static_cast<size_t>(D) * es;
     with_bits(table.dtype, [&](auto tag) {
       using B = decltype(tag);
-      embedding_kernel<B><<<grid, kThreads, 0, nullptr>>>(static_cast<const B*>(table.data()), static_cast<B*>(dst), D, batch);
+      embedding_kernel<B><<<grid, kThreads, 0, cuda::stream()>>>(static_cast<const B*>(table.data()), static_cast<B*>(dst), D, batch);
       DA_CUDA_CHECK(cudaGetLastError());
     });
   }

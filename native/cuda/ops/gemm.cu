@@ -521,7 +521,7 @@ unsigned tile_grid(Params& p, int bm, int bn) {
 template <typename T, int BM, int BN, GemmB kKind, bool kAsync>
 void launch_tc(Params p) {
   const unsigned blocks = tile_grid(p, BM, BN);
-  gemm_tc_kernel<T, BM, BN, kKind, kAsync><<<blocks, kTcThreads, 0, nullptr>>>(p);
+  gemm_tc_kernel<T, BM, BN, kKind, kAsync><<<blocks, kTcThreads, 0, cuda::stream()>>>(p);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -537,7 +537,7 @@ void launch_tc_kind(const Params& p, bool big, bool async) {
 template <typename T, GemmB kKind>
 void launch_simt(Params p) {
   const unsigned blocks = tile_grid(p, kSM, kSN);
-  gemm_simt_kernel<T, kKind><<<blocks, kSimtThreads, 0, nullptr>>>(p);
+  gemm_simt_kernel<T, kKind><<<blocks, kSimtThreads, 0, cuda::stream()>>>(p);
   DA_CUDA_CHECK(cudaGetLastError());
 }
 

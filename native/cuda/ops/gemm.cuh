@@ -44,7 +44,7 @@ struct GemmProblem {
   Activation act = Activation::None;
 };
 
-// Launches the GEMM on the default stream. Every operand has `dtype`; float32 accumulation.
+// Launches the GEMM on cuda::stream(). Every operand has `dtype`; float32 accumulation.
 // float16/bfloat16 on sm_80+ use tensor cores (mma.sync), float32 and sm_75 use FMAs.
 // Throws E_SHAPE for a dimension above kGemmMaxDim or a tile grid above the launch limits.
 void gemm(DType dtype, const GemmProblem& p);

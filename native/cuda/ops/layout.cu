@@ -41,7 +41,7 @@ void copy_rows(DType dtype, const void* src, int64_t src_pitch, void* dst, int64
   const dim3 grid(static_cast<unsigned>(xb < 4096 ? xb : 4096), static_cast<unsigned>(rows < 65535 ? rows : 65535));
   with_bits(dtype, [&](auto tag) {
     using B = decltype(tag);
-    copy_rows_kernel<B><<<grid, kThreads, 0, nullptr>>>(static_cast<const B*>(src), src_pitch, static_cast<B*>(dst), dst_pitch,
+    copy_rows_kernel<B><<<grid, kThreads, 0, cuda::stream()>>>(static_cast<const B*>(src), src_pitch, static_cast<B*>(dst), dst_pitch,
                                                         rows, width);
     DA_CUDA_CHECK(cudaGetLastError());
   });
@@ -177,7 +177,7 @@ void permute(const Tensor& x, const std::vector<int>& perm, Tensor& out) {
     const B* xs = static_cast<const B*>(x.data());
     B* ys = static_cast<B*>(out.data());
     if (c.dims == 0 || c.in_stride[c.dims - 1] == 1) {  // a single element, or rows stay rows
-      permute_kernel<B><<<grid_for(n), kThreads, 0, nullptr>>>(xs, ys, n, c);
+      permute_kernel<B><<<grid_for(n), kThreads, 0, cuda::stream()>>>(xs, ys, n, c);
     } else {
       int q = 0;
       while (c.in_stride[q] != 1) ++q;
@@ -185,7 +185,7 @@ void permute(const Tensor& x, const std::vector<int>& perm, Tensor& out) {
       const int64_t outer = n / (A * Bn);
       const int64_t tiles = outer * ((A + kTile - 1) / kTile) * ((Bn + kTile - 1) / kTile);
       const unsigned grid = static_cast<unsigned>(tiles < (int64_t(1) << 20) ? tiles : (int64_t(1) << 20));
-      transpose_kernel<B><<<grid, kTile * kTileRows, 0, nullptr>>>(xs, ys, c, q, outer);
+      transpose_kernel<B><<<grid, kTile * kTileRows, 0, cuda::stream()>>>(xs, ys, c, q, outer);
     }
     DA_CUDA_CHECK(cudaGetLastError());
   });
@@ -196,7 +196,7 @@ void upsample_nearest2x(const Tensor& x, Tensor& out) {
   if (n == 0) return;
   with_bits(x.dtype, [&](auto tag) {
     using B = decltype(tag);
-    upsample_kernel<B><<<grid_for(n), kThreads, 0, nullptr>>>(static_cast<const B*>(x.data()), static_cast<B*>(out.data()), n,
+    upsample_kernel<B><<<grid_for(n), kThreads, 0, cuda::stream()>>>(static_cast<const B*>(x.data()), static_cast<B*>(out.data()), n,
                                                              x.shape[2], x.shape[3]);
     DA_CUDA_CHECK(cudaGetLastError());
   });

@@ -111,7 +111,7 @@ void group_norm(const Tensor& x, int num_groups, float eps, const Tensor* weight
   require(C <= kIntMax && N * num_groups <= kIntMax, "group_norm", "too many channels or groups");
   with_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    group_norm_kernel<T><<<static_cast<unsigned>(N * num_groups), kGroupThreads, 0, nullptr>>>(
+    group_norm_kernel<T><<<static_cast<unsigned>(N * num_groups), kGroupThreads, 0, cuda::stream()>>>(
         static_cast<const T*>(x.data()), static_cast<T*>(out.data()), weight ? static_cast<const T*>(weight->data()) : nullptr,
         bias ? static_cast<const T*>(bias->data()) : nullptr, static_cast<int>(C), num_groups, S, eps, silu);
     DA_CUDA_CHECK(cudaGetLastError());
@@ -126,7 +126,7 @@ void layer_norm(const Tensor& x, float eps, const Tensor* weight, const Tensor* 
     using T = decltype(tag);
     const int64_t blocks = (rows + kLayerRowsPerBlock - 1) / kLayerRowsPerBlock;
     const unsigned grid = static_cast<unsigned>(blocks < (int64_t(1) << 20) ? blocks : (int64_t(1) << 20));
-    layer_norm_kernel<T><<<grid, kLayerRowsPerBlock * 32, 0, nullptr>>>(
+    layer_norm_kernel<T><<<grid, kLayerRowsPerBlock * 32, 0, cuda::stream()>>>(
         static_cast<const T*>(x.data()), static_cast<T*>(out.data()), weight ? static_cast<const T*>(weight->data()) : nullptr,
         bias ? static_cast<const T*>(bias->data()) : nullptr, rows, static_cast<int>(D), eps);
     DA_CUDA_CHECK(cudaGetLastError());

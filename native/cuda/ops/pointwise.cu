@@ -47,7 +47,7 @@ void activation(const Tensor& x, Activation act, Tensor& out) {
   if (n == 0) return;
   with_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    activation_kernel<T><<<grid_for(n), kThreads, 0, nullptr>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), n, act);
+    activation_kernel<T><<<grid_for(n), kThreads, 0, cuda::stream()>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), n, act);
     DA_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -57,7 +57,7 @@ void geglu(const Tensor& x, Tensor& out) {
   if (n == 0) return;
   with_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    geglu_kernel<T><<<grid_for(n), kThreads, 0, nullptr>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), n, h);
+    geglu_kernel<T><<<grid_for(n), kThreads, 0, cuda::stream()>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), n, h);
     DA_CUDA_CHECK(cudaGetLastError());
   });
 }
@@ -70,7 +70,7 @@ void add(const Tensor& a, const Tensor& b, Tensor& out) {
   if (b.shape != a.shape) plane = n / static_cast<int64_t>(b.numel());
   with_dtype(a.dtype, [&](auto tag) {
     using T = decltype(tag);
-    add_kernel<T><<<grid_for(n), kThreads, 0, nullptr>>>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()),
+    add_kernel<T><<<grid_for(n), kThreads, 0, cuda::stream()>>>(static_cast<const T*>(a.data()), static_cast<const T*>(b.data()),
                                                         static_cast<T*>(out.data()), n, plane);
     DA_CUDA_CHECK(cudaGetLastError());
   });
@@ -81,7 +81,7 @@ void average_halves(const Tensor& x, Tensor& out) {
   if (half == 0) return;
   with_dtype(x.dtype, [&](auto tag) {
     using T = decltype(tag);
-    average_halves_kernel<T><<<grid_for(half), kThreads, 0, nullptr>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), half);
+    average_halves_kernel<T><<<grid_for(half), kThreads, 0, cuda::stream()>>>(static_cast<const T*>(x.data()), static_cast<T*>(out.data()), half);
     DA_CUDA_CHECK(cudaGetLastError());
   });
 }

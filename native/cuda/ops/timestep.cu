@@ -44,7 +44,7 @@ void timestep_embedding(const Tensor& timesteps, const TimestepParams& p, Tensor
   const float divisor = static_cast<float>(half) - p.downscale_freq_shift;
   with_dtype(timesteps.dtype, [&](auto tag) {
     using T = decltype(tag);
-    timestep_kernel<T><<<grid_for(n * half), kThreads, 0, nullptr>>>(static_cast<const T*>(timesteps.data()),
+    timestep_kernel<T><<<grid_for(n * half), kThreads, 0, cuda::stream()>>>(static_cast<const T*>(timesteps.data()),
                                                                      static_cast<T*>(out.data()), n, half, p.dim,
                                                                      neg_log_period, divisor, p.scale, p.flip_sin_to_cos);
     DA_CUDA_CHECK(cudaGetLastError());
